@@ -1,0 +1,140 @@
+"""Pictures a student opens: fixed-noise grids (PNG), their GIF, and loss curves read from files.
+
+No torchvision: :func:`make_grid` tiles images with a fixed value range [0, 1] (so grids from
+different epochs are comparable; no per-grid rescaling), 2-pixel padding like torchvision's.
+Plots are drawn from ``metrics.csv``, never from live training state.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+LN2 = math.log(2.0)
+
+
+def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: float = 0.0) -> torch.Tensor:
+    """Tile ``(N, 1, H, W)`` (or ``(N, H*W)`` for 28×28) images in [0, 1] into ``(1, H', W')``."""
+    images = images.detach().float().cpu()
+    if images.dim() == 2:
+        images = images.view(-1, 1, 28, 28)
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    count, channels, height, width = images.shape
+    ncol = min(nrow, count)
+    nrows = math.ceil(count / ncol)
+    grid = torch.full((channels, nrows * (height + padding) + padding,
+                       ncol * (width + padding) + padding), pad_value)
+    for index in range(count):
+        row, col = divmod(index, ncol)
+        top, left = padding + row * (height + padding), padding + col * (width + padding)
+        grid[:, top:top + height, left:left + width] = images[index]
+    return grid.clamp_(0.0, 1.0)
+
+
+def grid_to_uint8(grid: torch.Tensor) -> np.ndarray:
+    return (grid[0] * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8, scale: int = 1) -> Path:
+    """Save images as one grayscale PNG grid (optionally enlarged ``scale`` times, nearest)."""
+    from .checkpoint import atomic_write_bytes
+
+    picture = Image.fromarray(grid_to_uint8(make_grid(images, nrow=nrow)), mode="L")
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    path = Path(path)
+    atomic_write_bytes(path, lambda file: picture.save(file, format="PNG"))
+    return path
+
+
+def save_gif(frame_paths: list[Path], path: str | os.PathLike, duration_ms: int = 500) -> Path | None:
+    """One GIF frame per grid PNG, ``duration_ms`` each, looping forever (Pillow)."""
+    from .checkpoint import atomic_write_bytes
+
+    if not frame_paths:
+        return None
+    frames = [Image.open(p).convert("L") for p in frame_paths]
+    path = Path(path)
+    atomic_write_bytes(path, lambda file: frames[0].save(
+        file, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0
+    ))
+    return path
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
+    """Rows of ``metrics.csv`` as floats (empty cells become NaN)."""
+    with open(path, newline="") as file:
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
+                for row in csv.DictReader(file)]
+
+
+def plot_curves(metrics_path: str | os.PathLike, out_path: str | os.PathLike,
+                title: str = "", marks: list[int] | None = None) -> Path:
+    """``curves.png``: D and G losses with 2 ln 2 and ln 2, D(x) and D(G(z)) with 0.5, and metrics.
+
+    ``marks`` are epochs to highlight (e.g. where D wins).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib import pyplot as plt
+
+    from .checkpoint import atomic_write_bytes
+
+    rows = read_metrics(metrics_path)
+    epochs = [r["epoch"] for r in rows]
+    has_eval = any(not math.isnan(r.get("fid", float("nan"))) for r in rows)
+    panels = 3 if has_eval else 2
+    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4))
+    ax = axes[0]
+    ax.plot(epochs, [r["d_loss"] for r in rows], label="D loss")
+    ax.plot(epochs, [r["g_loss"] for r in rows], label="G loss")
+    ax.axhline(2 * LN2, color="C0", linestyle=":", label="2 ln 2 (D at equilibrium)")
+    ax.axhline(LN2, color="C1", linestyle=":", label="ln 2 (G at equilibrium)")
+    for mark in marks or []:
+        ax.axvline(mark, color="red", alpha=0.3)
+    ax.set_xlabel("epoch"); ax.set_ylabel("mean loss"); ax.legend(fontsize=8); ax.set_title("losses")
+    ax = axes[1]
+    ax.plot(epochs, [r["d_real"] for r in rows], label="D(x)")
+    ax.plot(epochs, [r["d_fake"] for r in rows], label="D(G(z))")
+    ax.axhline(0.5, color="gray", linestyle=":", label="0.5")
+    ax.set_ylim(0, 1); ax.set_xlabel("epoch"); ax.legend(fontsize=8); ax.set_title("D's outputs")
+    if has_eval:
+        ax = axes[2]
+        points = [(r["epoch"], r["fid"], r.get("recall", float("nan")), r.get("class_entropy", float("nan")))
+                  for r in rows if not math.isnan(r.get("fid", float("nan")))]
+        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label="classifier FID")
+        ax.set_xlabel("epoch"); ax.set_ylabel("classifier FID"); ax.set_title("quality")
+        twin = ax.twinx()
+        twin.plot([p[0] for p in points], [p[2] for p in points], "s--", color="C2", label="recall")
+        twin.plot([p[0] for p in points], [p[3] / math.log(10) for p in points], "^--", color="C3",
+                  label="class entropy / ln 10")
+        twin.set_ylim(0, 1.05)
+        ax.legend(loc="upper left", fontsize=8); twin.legend(loc="upper right", fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    out_path = Path(out_path)
+    atomic_write_bytes(out_path, lambda file: figure.savefig(file, format="png", dpi=100))
+    plt.close(figure)
+    return out_path
+
+
+def show_grid(grid: torch.Tensor, title: str = "", figsize=(10, 10)) -> None:
+    """The TP's helper: display a grid from :func:`make_grid` (or raw images) with matplotlib."""
+    from matplotlib import pyplot as plt
+
+    if grid.dim() == 4 or (grid.dim() == 2 and grid.shape[-1] == 784):
+        grid = make_grid(grid)
+    plt.figure(figsize=figsize)
+    plt.title(title)
+    plt.imshow(np.transpose(grid.numpy(), (1, 2, 0)), cmap="gray", vmin=0, vmax=1)
+    plt.axis("off")
+    plt.show()
