@@ -50,7 +50,7 @@ def check_run_name(name: str) -> str:
 
 def default_run_dir(preset: str, root: str | os.PathLike = DEFAULT_ROOT, name: str | None = None) -> Path:
     """``root/name`` (checked) or ``root/<preset>-<timestamp>``, resolved inside ``root``."""
-    name = check_run_name(name) if name else f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = check_run_name(name) if name is not None else f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
     root = Path(root).resolve()
     path = (root / name).resolve()
     if not path.is_relative_to(root):
@@ -131,7 +131,7 @@ def git_commit() -> str | None:
 def environment(device: torch.device) -> dict[str, Any]:
     info = {
         "gan_atelier": __version__,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": str(device),

@@ -401,7 +401,7 @@ def state_hash(trainer: Trainer) -> str:
     digest = hashlib.sha256()
 
     def feed(tensor: torch.Tensor) -> None:
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
 
     modules = [trainer.generator] + ([] if trainer.is_vae else [trainer.discriminator])
     for module in modules:
