@@ -26,9 +26,12 @@ from torch import nn
 
 from . import config as cfg
 from . import runs
-from .checkpoint import checkpoint_name, find_latest, load_checkpoint, save_checkpoint
+from .checkpoint import (POINTER, checkpoint_name, find_latest, load_checkpoint, load_error_summary,
+                         save_checkpoint)
 from .config import RunConfig
 from .data import Split, load_split, synthetic_split
+
+SYNTHETIC_SHA256 = "synthetic"  # what synthetic_split records as its data fingerprint
 from .errors import CheckpointError, ConfigError, GanAtelierError
 from .models import build_models, generate_images
 from .train import LoopHooks, Trainer, resolve_device, run_loop
@@ -92,7 +95,8 @@ class _SignalGuard:
 
     def __exit__(self, *exc) -> None:
         for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
+            # None: the previous handler was not installed from Python; the default is the best match.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = None, *,
@@ -116,6 +120,8 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
             raise CheckpointError(f"{run_dir}: no usable checkpoint to resume from")
         state = load_checkpoint(latest)
         config = cfg.from_dict(state["config"])
+        # A dry run's checkpoint records its synthetic data: resume it on the same data.
+        dry_run = dry_run or state.get("data_sha256") == SYNTHETIC_SHA256
         overrides = cfg.parse_assignments(overrides) if isinstance(overrides, list) else (overrides or {})
         refused = sorted(set(overrides) - cfg.RESUMABLE_KEYS)
         if refused:
@@ -131,6 +137,8 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
     with runs.RunLock(run_dir):
         if overwrite and not resume:
             runs.clear_artefacts(run_dir)
+        if resume:
+            _remove_stale_temp_files(run_dir / "checkpoints", say)
         device = resolve_device(config.train.device)
         data = data or _load_data(config, dry_run)
         trainer = Trainer(config, data, device)
@@ -138,10 +146,22 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
             if state.get("data_sha256") not in (None, data.sha256):
                 raise CheckpointError(f"{latest}: trained on data {state['data_sha256'][:12]}…, "
                                       f"but the data found now is {data.sha256[:12]}…")
-            trainer.load_state_dict(state)
+            try:
+                trainer.load_state_dict(state)
+            except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as error:
+                raise CheckpointError(f"{latest}: does not fit the model its config describes "
+                                      f"({type(error).__name__}: {load_error_summary(error)})") from None
             say(f"Resuming {run_dir} from {latest.name} (epoch {trainer.epoch}, "
                 f"batch {trainer.batch_index}, step {trainer.step})")
         return _drive(trainer, run_dir, state, hooks, progress, handle_signals, say)
+
+
+def _remove_stale_temp_files(checkpoints: Path, say) -> None:
+    """Delete the ``.*.tmp`` files an interrupted save left (our own pattern only; we hold the lock)."""
+    for temp in sorted(checkpoints.glob(".step_*.pt.*.tmp")) + sorted(checkpoints.glob(f".{POINTER}.*.tmp")):
+        if temp.is_file() and not temp.is_symlink():
+            temp.unlink()
+            say(f"Removed {temp.name}, a partial file left by an interrupted save")
 
 
 def _drive(trainer: Trainer, run_dir: Path, state: dict | None, hooks: LoopHooks | None,
@@ -215,9 +235,13 @@ def _drive(trainer: Trainer, run_dir: Path, state: dict | None, hooks: LoopHooks
             finished = run_loop(trainer, all_hooks, progress=progress)
         except KeyboardInterrupt:  # a notebook's "interrupt kernel" outside the main-thread handler
             finished, guard.received = False, signal.SIGINT
-        except GanAtelierError as error:
-            run_info.update(status="failed", error=str(error), alarms=list(trainer.alarms))
-            runs.write_run_json(run_dir, run_info)
+        except Exception as error:
+            run_info.update(status="failed", error=str(error) or type(error).__name__,
+                            alarms=list(trainer.alarms), steps_done=trainer.step)
+            try:
+                runs.write_run_json(run_dir, run_info)
+            except GanAtelierError:
+                pass  # e.g. the disk is full: the original error is the one to report
             raise
         if not finished:
             received = guard.received
@@ -275,10 +299,14 @@ def load_generator(path: str | os.PathLike, *, device: str = "cpu", ema: bool = 
             raise CheckpointError(f"{path}: no checkpoint found (is it a run folder?)")
         path = checkpoint
     state = load_checkpoint(path)
-    config = cfg.from_dict(state["config"])
-    generator, _ = build_models(config)
-    weights = state["ema_generator"] if ema and state.get("ema_generator") is not None else state["generator"]
-    generator.load_state_dict(weights)
+    try:
+        config = cfg.from_dict(state["config"])
+        generator, _ = build_models(config)
+        weights = state["ema_generator"] if ema and state.get("ema_generator") is not None else state["generator"]
+        generator.load_state_dict(weights)
+    except (KeyError, RuntimeError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its generator does not fit its config "
+                              f"({type(error).__name__}: {load_error_summary(error)})") from None
     generator.run_config = config
     return generator.to(device).eval()
 

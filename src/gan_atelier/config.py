@@ -271,7 +271,9 @@ def load_toml(path: str | Path) -> RunConfig:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
     preset = values.pop("preset", "seed")
-    base = get_config(preset if isinstance(preset, str) else "?")
+    if not isinstance(preset, str):
+        raise ConfigError(f"{path}: bad value {preset!r} for preset: expected str")
+    base = get_config(preset)
     flat = {}
     for section_name, section_values in values.items():
         if section_name not in SECTIONS or not isinstance(section_values, dict):

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from . import config as cfg
-from .checkpoint import atomic_write_bytes
+from .checkpoint import atomic_write_bytes, load_error_summary
 from .errors import CheckpointError
 from .models import build_models
 
@@ -44,11 +44,14 @@ def load_safetensors_generator(path: str | os.PathLike, device: str = "cpu"):
         raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
     if metadata.get("format") != "gan-atelier-generator":
         raise CheckpointError(f"{path}: not a gan-atelier generator export")
-    config = cfg.from_dict(json.loads(metadata["config"]))
+    try:
+        config = cfg.from_dict(json.loads(metadata["config"]))
+    except (KeyError, ValueError, TypeError, AttributeError) as error:  # ConfigError is a ValueError
+        raise CheckpointError(f"{path}: unreadable config in the file's metadata ({error})") from None
     generator, _ = build_models(config)
     try:
         generator.load_state_dict(tensors)
     except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit the model ({str(error).splitlines()[0]})") from None
+        raise CheckpointError(f"{path}: weights do not fit the model ({load_error_summary(error)})") from None
     generator.run_config = config
     return generator.to(device).eval()

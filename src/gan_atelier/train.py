@@ -156,7 +156,7 @@ class Trainer:
         """True if finite. Otherwise stop (raise) or, with on_nan='skip', report a skip."""
         if bool(torch.isfinite(loss)):
             return True
-        where = f"step {self.step} (epoch {self.epoch + 1}, batch {self.batch_index + 1})"
+        where = f"step {self.step + 1} (epoch {self.epoch + 1}, batch {self.batch_index + 1})"  # 1-based
         if self.config.train.on_nan == "skip" and self.nan_skips < self.config.train.max_nan_skips:
             self.nan_skips += 1
             self.alarms.append(f"non-finite {which} loss at {where}: step skipped")
