@@ -81,7 +81,7 @@ class DCGANGenerator(nn.Module):
         dcgan_init(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.model(z.view(z.shape[0], -1, 1, 1))  # (B, 1, 28, 28)
+        return self.model(z.view(z.shape[0], self.latent_dim, 1, 1))  # (B, 1, 28, 28)
 
 
 class DCGANDiscriminator(nn.Module):
