@@ -1,0 +1,164 @@
+"""``gan-atelier evaluate`` and ``gan-atelier classifier``: thin wrappers over the metrics API.
+
+    gan-atelier evaluate RUN|CHECKPOINT|EXPORT.safetensors|SAMPLES.npy [--n N] [--json FILE]
+    gan-atelier evaluate --real train          # score a calibration set instead of a generator
+    gan-atelier classifier train [--dataset fashion-mnist] [--out DIR]
+    gan-atelier classifier test [--weights FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, DataError
+from .classifier import ClassifierTrainingConfig
+
+
+def load_source_images(source: str, n: int, *, seed: int = 0, device: str = "cpu") -> torch.Tensor:
+    """``n`` images from a run folder, a checkpoint, a safetensors export or a ``.npy`` file."""
+    path = Path(source)
+    if path.suffix == ".npy":
+        return load_npy_samples(path)[:n]
+    if not path.exists():
+        raise ConfigError(f"{path}: no such run folder, checkpoint or samples file")
+    if not (path.is_dir() or path.suffix in (".pt", ".safetensors")):
+        raise ConfigError(f"{path}: expected a run folder, a .pt checkpoint, a .safetensors export or a .npy file")
+    from ..api import load_generator, sample
+
+    generator = load_generator(path, device=device)
+    return sample(generator, n, seed=seed)
+
+
+def load_npy_samples(path: Path) -> torch.Tensor:
+    """Samples saved by ``gan-atelier sample --out x.npy`` (or any ``(N, 28, 28)`` / ``(N, 1, 28, 28)``
+    array, float in [0, 1] or uint8). Pickled arrays are refused."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path}: not a readable .npy array ({str(error).splitlines()[0]})") from None
+    if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
+        raise DataError(f"{path}: samples must be float in [0, 1] or uint8, got dtype {array.dtype}")
+    from .features import as_image_batch
+
+    try:
+        return as_image_batch(torch.from_numpy(np.ascontiguousarray(array)))
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..data import CLASS_NAMES
+    from .calibration import calibration_images
+    from .evaluate import evaluate_images, format_report
+    from .features import load_classifier
+
+    if args.n < 10:
+        raise ConfigError(f"bad value {args.n} for --n: must be at least 10")
+    if (args.source is None) == (args.real is None):
+        raise ConfigError("give either a run/checkpoint/samples file or --real SET, not both and not neither")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    extractor = load_classifier(args.classifier) if args.classifier else load_classifier()
+    if args.real is not None:
+        images = calibration_images(args.real, args.n, data_dir=args.data_dir)
+        source = f"calibration set {args.real}"
+    else:
+        images = load_source_images(args.source, args.n, seed=args.seed, device=args.device)
+        source = str(args.source)
+    result = evaluate_images(images, real=args.against, n=args.n, extractor=extractor,
+                             memorisation=not args.no_memorisation, data_dir=args.data_dir,
+                             use_cache=not args.no_cache)
+    result["source"] = source
+    result["sample_seed"] = args.seed if args.real is None else None
+    if args.inception_weights:
+        from ..data import load_split
+        from .inception import inception_fid
+
+        real = load_split("fashion-mnist", args.against, args.data_dir).as_float()[:len(images)]
+        result["inception_fid"] = inception_fid(images[:args.n], real, args.inception_weights)
+    print(f"source: {source}")
+    print(format_report(result, CLASS_NAMES["fashion-mnist"]))
+    if "inception_fid" in result:
+        print(f"Inception FID (local weights {args.inception_weights}): {result['inception_fid']:.3f}")
+    if args.json:
+        from ..checkpoint import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+        print(f"Wrote {args.json}")
+    return 0
+
+
+def cmd_classifier(args: argparse.Namespace) -> int:
+    from ..data import load_split
+    from .classifier import accuracy, save_classifier, train_classifier
+    from .features import WEIGHTS_NAME, load_classifier
+
+    if args.action == "test":
+        extractor = load_classifier(args.weights) if args.weights else load_classifier()
+        test = load_split(args.dataset, "test", args.data_dir)
+        value = accuracy(extractor.model, test.images, test.labels)
+        print(f"{extractor.name} ({extractor.path})")
+        print(f"sha256 {extractor.sha256} (matches its record)" if not args.weights else f"sha256 {extractor.sha256}")
+        print(f"{args.dataset} test accuracy: {value:.4f}")
+        return 0
+    config = ClassifierTrainingConfig(dataset=args.dataset, seed=args.seed, epochs=args.epochs,
+                                      threads=args.threads, subset=args.subset)
+    train = load_split(args.dataset, "train", args.data_dir)
+    test = load_split(args.dataset, "test", args.data_dir)
+    print(f"Training the {args.dataset} feature classifier: {config}")
+    model, report = train_classifier(train.images, train.labels, config,
+                                     test_images=test.images, test_labels=test.labels)
+    command = (f"gan-atelier classifier train --dataset {args.dataset} --seed {args.seed} "
+               f"--epochs {args.epochs} --threads {args.threads} --out {args.out}")
+    record = {"test_accuracy": report["test_accuracy"], "seed": args.seed, "dataset": args.dataset,
+              "command": command, **report,
+              "data_sha256": {"train": train.sha256, "test": test.sha256}}
+    path, record = save_classifier(model, record, args.out, args.name or WEIGHTS_NAME)
+    print(f"Wrote {path} ({record['bytes'] / 1024:.0f} KiB, sha256 {record['sha256'][:12]}…), "
+          f"test accuracy {record['test_accuracy']:.4f} in {record['train_seconds']:.0f} s")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``evaluate`` and ``classifier`` to the ``gan-atelier`` command."""
+    p = subparsers.add_parser(
+        "evaluate", help="score a generator with classifier FID, KID, P/R, D/C, class and memorisation metrics",
+        description="Score generated images against real Fashion-MNIST in the feature space of the "
+                    "shipped classifier (FID-FMNIST-CNN v1; not Inception FID). See docs/metrics.md.")
+    p.add_argument("source", nargs="?", help="a run folder, a .pt checkpoint, a .safetensors export or samples.npy")
+    p.add_argument("--real", metavar="SET",
+                   help="score a real calibration set instead: test, train, noise:S, blur:S, class:C, uniform")
+    p.add_argument("--against", default="test", choices=("test", "train"),
+                   help="the real split to compare with (default test)")
+    p.add_argument("--n", type=int, default=10000, help="number of samples (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed when sampling a generator (default 0)")
+    p.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the generator samples")
+    p.add_argument("--data-dir", help="folder holding the Fashion-MNIST IDX files")
+    p.add_argument("--classifier", help="a classifier .pt from `classifier train` (default: the shipped one)")
+    p.add_argument("--no-memorisation", action="store_true", help="skip the nearest-training-image check")
+    p.add_argument("--no-cache", action="store_true", help="recompute the real statistics, cache nothing")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: PyTorch's choice)")
+    p.add_argument("--inception-weights", metavar="FILE",
+                   help="also compute Inception FID from this local file (needs torch-fidelity; never downloads)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser("classifier", help="train or test the feature classifier of the metrics")
+    p.add_argument("action", choices=("train", "test"))
+    p.add_argument("--dataset", default="fashion-mnist", choices=("fashion-mnist", "mnist"))
+    p.add_argument("--data-dir", help="folder holding the IDX files")
+    p.add_argument("--out", default="classifier", help="train: output folder (default ./classifier)")
+    p.add_argument("--name", help="train: file stem (default fmnist_cnn_v1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=ClassifierTrainingConfig.epochs)
+    p.add_argument("--threads", type=int, default=1, help="train: torch threads (fixes the result; default 1)")
+    p.add_argument("--subset", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--weights", help="test: a classifier .pt (default: the shipped one)")
+    p.set_defaults(func=cmd_classifier)
