@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import struct
 import tempfile
@@ -186,7 +187,7 @@ def parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
     if len(data) < header:
         raise DataError(f"{name}: truncated IDX header")
     dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = header + int(np.prod(dims, dtype=np.int64))
+    expected = header + math.prod(dims)  # Python ints: np.prod's int64 would wrap on hostile dims
     if len(data) != expected:
         raise DataError(
             f"{name}: header declares {expected} bytes for dims {dims}, the file has {len(data)}"
