@@ -334,7 +334,8 @@ def save_figure(figure, path: Path) -> Path:
     plt = pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
+    titled = getattr(figure, "_suptitle", None) is not None
+    figure.tight_layout(rect=(0, 0, 1, 0.93) if titled else None)  # leave room for a suptitle
     atomic_write_bytes(path, lambda file: figure.savefig(file, format="png", dpi=90))
     plt.close(figure)
     return path

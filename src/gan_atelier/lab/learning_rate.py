@@ -204,7 +204,7 @@ def _plot_curves(recorders: dict, diagnoses: dict, path):
         axes[2].plot(steps, moving_average(recorder.column("g_loss"), window), color=color, label=label)
     axes[0].axhline(2 * math.log(2), color="k", linestyle=":", label="2 ln 2")
     axes[0].axhline(D_WINS_LOSS, color="C3", linestyle="--", label="−2 ln 0.9 (D wins)")
-    axes[0].set_ylabel("D loss (moving average)")
+    axes[0].set_ylabel("D loss (moving average)"); axes[0].set_yscale("log")
     axes[1].axhline(0.5, color="k", linestyle=":"); axes[1].set_ylim(0, 1); axes[1].set_ylabel("D(G(z))")
     axes[2].axhline(math.log(2), color="k", linestyle=":", label="ln 2"); axes[2].set_yscale("log")
     axes[2].set_ylabel("G loss (moving average)")

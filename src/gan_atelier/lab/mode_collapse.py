@@ -1,0 +1,195 @@
+"""Final Q2: mode collapse, made to happen beside a healthy run, and measured as it happens.
+
+Mode collapse: G finds a few outputs that D currently accepts and maps most (or all) of z to
+them. Its loss can look fine, since D is fooled by those few images, but the samples lose
+their variety: on the grid, many cells show the same garment, or the same few, whatever z
+is. D then learns to reject that mode, G hops to another, and the game cycles instead of
+converging (Goodfellow 2016 tutorial §5.1.1; Metz et al. 2017, "Unrolled GANs").
+
+Measured each epoch on a fixed set of noise vectors:
+
+* the **class histogram** of the samples from the shipped Fashion-MNIST classifier, its entropy
+  (ln 10 = 2.303 nats when the ten classes are even) and the classes covered (≥ 1 % of samples);
+* **recall** (k = 3) and **coverage** (k = 5) against real test images in the classifier's
+  feature space: the share of the real data the samples reach;
+* the **pixel diversity**: the mean distance between two samples, divided by the same for real
+  images (1 for real-like variety, 0 when every z gives the same image). No classifier needed.
+
+The collapsing setting, :data:`COLLAPSE`, was found by short experiments (see ``docs/en/answers.md``).
+The in-training detector (``train.eval_every``, from the metrics package) runs in both runs and
+writes its alarm to the log and to ``run.json``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..data import CLASS_NAMES
+from ..train import LoopHooks
+from .common import (LabContext, LabResult, fmt, metrics_notes, metrics_unavailable, pyplot,
+                     save_figure, save_grids_figure, sample_images)
+
+NAME, QUESTION = "mode-collapse", "final Q2"
+HEALTHY = ("healthy: the TP", {})
+COLLAPSE = ("collapsing: lr_G = 2e-5 (D ten times faster)", {"train.lr_g": 2e-5})
+SETTINGS = {
+    "full": {"subset": 0, "epochs": 20, "samples": 2000},
+    "quick": {"subset": 12000, "epochs": 8, "samples": 1000},
+    "tiny": {"subset": 256, "epochs": 2, "samples": 64},
+}
+DIVERSITY_IMAGES = 400
+
+
+def pixel_diversity(images: torch.Tensor) -> float:
+    """Mean Euclidean distance between two different images of the set (pixels in [0, 1])."""
+    flat = images.flatten(1).double()
+    count = flat.shape[0]
+    if count < 2:
+        return 0.0
+    distances = torch.cdist(flat, flat)  # (N, N), zero diagonal
+    return float(distances.sum() / (count * (count - 1)))
+
+
+def histogram_entropy(counts: torch.Tensor) -> float:
+    """Entropy in nats of a class histogram (0 for one class, ln K for K even classes)."""
+    shares = counts.double() / counts.sum()
+    shares = shares[shares > 0]
+    return float(-(shares * shares.log()).sum())
+
+
+class CollapseMonitor:
+    """on_epoch hook: class histogram, recall, coverage and pixel diversity of fixed-noise samples."""
+
+    def __init__(self, context: LabContext, samples: int, real: torch.Tensor, latent_dim: int):
+        self.noise = torch.randn(samples, latent_dim, generator=torch.Generator().manual_seed(context.seed + 7))
+        self.real_diversity = pixel_diversity(real[:DIVERSITY_IMAGES])
+        self.classifier = None
+        if metrics_unavailable() is None:
+            from .. import metrics
+            from ..metrics.prdc import knn_radii_squared
+
+            self.metrics = metrics
+            self.classifier = metrics.load_classifier()
+            self.real_features = metrics.extract_features(real[:samples], self.classifier).features
+            self.real_radii = {k: knn_radii_squared(self.real_features, k) for k in (3, 5)}
+        self.rows: list[dict] = []
+        self.grids: dict[int, torch.Tensor] = {}
+
+    def __call__(self, trainer, row=None) -> None:
+        images = trainer.sample_images(self.noise)  # (N, 1, 28, 28) on the CPU
+        entry = {"epoch": trainer.epoch,
+                 "diversity": pixel_diversity(images[:DIVERSITY_IMAGES]) / self.real_diversity}
+        if self.classifier is not None:
+            features = self.metrics.extract_features(images, self.classifier)
+            counts = self.metrics.class_histogram(features.logits.argmax(dim=1))
+            scores = self.metrics.prdc(self.real_features, features.features, real_radii=self.real_radii)
+            entry.update(histogram=counts.tolist(), entropy=histogram_entropy(counts),
+                         covered=self.metrics.classes_covered(counts),
+                         max_share=float(counts.max()) / float(counts.sum()),
+                         recall=scores["recall"], coverage=scores["coverage"], precision=scores["precision"])
+        self.rows.append(entry)
+        self.grids[trainer.epoch] = images[:64]
+
+
+def run(context: LabContext) -> LabResult:
+    settings = context.pick(SETTINGS)
+    out = context.out_dir
+    data = context.data(settings["subset"])
+    real = context.test_data(settings["samples"]).as_float()[:settings["samples"]]
+    classifier_ready = metrics_unavailable() is None
+    runs, monitors = {}, {}
+    for folder, (label, overrides) in {"healthy": HEALTHY, "collapse": COLLAPSE}.items():
+        values = {"train.epochs": settings["epochs"], "data.subset": settings["subset"],
+                  "train.sample_every": 1, **overrides}
+        if classifier_ready and not context.tiny:
+            values.update({"train.eval_every": 1, "train.eval_samples": settings["samples"]})
+        config = context.config(values)
+        monitors[folder] = CollapseMonitor(context, settings["samples"], real, config.model.latent_dim)
+        runs[folder] = context.train(folder, config, data, LoopHooks(on_epoch=[monitors[folder]]))
+
+    numbers = {folder: {"setting": setting[0], "overrides": setting[1], "per_epoch": monitors[folder].rows,
+                        "alarms": runs[folder].alarms}
+               for folder, setting in {"healthy": HEALTHY, "collapse": COLLAPSE}.items()}
+    figures = [_plot_over_time(monitors, out / "collapse_over_time.png", classifier_ready)]
+    if classifier_ready:
+        figures.append(_plot_histograms(monitors, out / "class_histograms.png"))
+    last = settings["epochs"]
+    figures.append(save_grids_figure({f"{HEALTHY[0]}, epoch {last}": monitors["healthy"].grids[last],
+                                      f"{COLLAPSE[0]}, epoch {last}": monitors["collapse"].grids[last]},
+                                     out / "grids.png", title="fixed noise"))
+    return LabResult(NAME, QUESTION, out, context.scale, _evidence(numbers, classifier_ready), numbers,
+                     figures, [r.run_dir for r in runs.values()], notes=metrics_notes(context)).write()
+
+
+def _evidence(numbers: dict, classifier_ready: bool) -> list[str]:
+    healthy, collapse = numbers["healthy"]["per_epoch"][-1], numbers["collapse"]["per_epoch"][-1]
+    sentences = [
+        f"Pixel diversity of the samples (1 = as varied as real images): {fmt(healthy['diversity'])} for "
+        f"the healthy run against {fmt(collapse['diversity'])} for the collapsing one "
+        f"({numbers['collapse']['setting']}) after {healthy['epoch']} epochs.",
+    ]
+    if classifier_ready:
+        top = max(range(10), key=lambda c: collapse["histogram"][c])
+        sentences.append(
+            f"The classifier sees {healthy['covered']} classes (entropy {fmt(healthy['entropy'])} nats of "
+            f"ln 10 = 2.303, recall {fmt(healthy['recall'])}, coverage {fmt(healthy['coverage'])}) in the "
+            f"healthy run and {collapse['covered']} in the collapsing one (entropy {fmt(collapse['entropy'])}, "
+            f"{100 * collapse['max_share']:.0f} % of samples called '{CLASS_NAMES['fashion-mnist'][top]}', "
+            f"recall {fmt(collapse['recall'])}, coverage {fmt(collapse['coverage'])}).")
+    alarms = numbers["collapse"]["alarms"]
+    collapse_alarms = [a for a in alarms if "collaps" in a]
+    if collapse_alarms:
+        sentences.append(f"The training log of the collapsing run warned: \"{collapse_alarms[0]}\".")
+    elif alarms:
+        sentences.append(f"The training log of the collapsing run warned: \"{alarms[0]}\".")
+    else:
+        sentences.append("No alarm was raised in the collapsing run's log at this length.")
+    return sentences
+
+
+def _plot_over_time(monitors: dict, path, classifier_ready: bool):
+    plt = pyplot()
+    panels = 3 if classifier_ready else 1
+    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4), squeeze=False)
+    axes = axes[0]
+    for folder, color in (("healthy", "C0"), ("collapse", "C3")):
+        rows = monitors[folder].rows
+        epochs = [r["epoch"] for r in rows]
+        label = HEALTHY[0] if folder == "healthy" else COLLAPSE[0]
+        axes[0].plot(epochs, [r["diversity"] for r in rows], "o-", color=color, label=label)
+        if classifier_ready:
+            axes[1].plot(epochs, [r["entropy"] / math.log(10) for r in rows], "o-", color=color, label=label)
+            axes[2].plot(epochs, [r["recall"] for r in rows], "o-", color=color, label=f"recall, {folder}")
+            axes[2].plot(epochs, [r["coverage"] for r in rows], "s--", color=color, label=f"coverage, {folder}")
+    axes[0].axhline(1.0, color="k", linestyle=":"); axes[0].set_ylabel("pixel diversity / real images'")
+    axes[0].set_title("variety of the samples"); axes[0].legend(fontsize=7)
+    if classifier_ready:
+        axes[1].set_ylabel("class entropy / ln 10"); axes[1].set_ylim(0, 1.05)
+        axes[1].set_title("classes of the samples (1 = ten even classes)")
+        axes[2].set_ylabel("share of the real test data reached"); axes[2].set_ylim(0, 1.05)
+        axes[2].set_title("recall (k=3) and coverage (k=5)"); axes[2].legend(fontsize=7)
+    for axis in axes:
+        axis.set_xlabel("epoch")
+    return save_figure(figure, path)
+
+
+def _plot_histograms(monitors: dict, path):
+    """Stacked class shares per epoch, one panel per run."""
+    plt = pyplot()
+    names = CLASS_NAMES["fashion-mnist"]
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    for axis, folder in zip(axes, ("healthy", "collapse")):
+        rows = monitors[folder].rows
+        epochs = [r["epoch"] for r in rows]
+        bottom = [0.0] * len(rows)
+        for cls in range(10):
+            shares = [r["histogram"][cls] / max(sum(r["histogram"]), 1) for r in rows]
+            axis.bar(epochs, shares, bottom=bottom, color=plt.cm.tab10(cls), label=names[cls])
+            bottom = [b + s for b, s in zip(bottom, shares)]
+        axis.set_title(HEALTHY[0] if folder == "healthy" else COLLAPSE[0], fontsize=9)
+        axis.set_xlabel("epoch"); axis.set_ylim(0, 1)
+    axes[0].set_ylabel("share of samples per predicted class")
+    axes[1].legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+    return save_figure(figure, path)
