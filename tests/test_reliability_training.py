@@ -150,6 +150,19 @@ def test_resume_refuses_a_checkpoint_that_does_not_fit_its_model(uninterrupted, 
         train(run_dir=tmp_path / "run", resume=True, progress=False, verbose=False)
 
 
+def test_a_gpu_checkpoint_resumes_on_cpu_with_a_warning(uninterrupted, tmp_path):
+    """Colab (CUDA) → laptop (CPU): the CUDA noise state (16 bytes of Philox) cannot load on CPU."""
+    state = load_checkpoint(find_latest(uninterrupted["run_dir"] / "checkpoints"))
+    state["rng"]["noise"] = torch.zeros(16, dtype=torch.uint8)  # the shape of a CUDA generator state
+    state["versions"]["device"] = "cuda"
+    save_checkpoint(state, tmp_path / "run" / "checkpoints", "step_000000006.pt")
+    with pytest.warns(UserWarning, match=r"made on cuda, resumed on cpu: the noise generator is re-seeded"):
+        run = train(run_dir=tmp_path / "run", resume=True, overrides={"train.epochs": 3}, progress=False,
+                    verbose=False)
+    assert run.status == "completed" and run.trainer.step == TOTAL_STEPS + STEPS_PER_EPOCH
+    assert all(torch.isfinite(p).all() for p in run.generator.parameters())
+
+
 def test_a_second_lock_on_the_same_folder_is_refused(tmp_path):
     with RunLock(tmp_path):
         with pytest.raises(RunDirError, match="is in use by pid") as caught:

@@ -147,6 +147,7 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
                 raise CheckpointError(f"{latest}: trained on data {state['data_sha256'][:12]}…, "
                                       f"but the data found now is {data.sha256[:12]}…")
             try:
+                _adapt_noise_state(state, trainer)
                 trainer.load_state_dict(state)
             except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as error:
                 raise CheckpointError(f"{latest}: does not fit the model its config describes "
@@ -154,6 +155,27 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
             say(f"Resuming {run_dir} from {latest.name} (epoch {trainer.epoch}, "
                 f"batch {trainer.batch_index}, step {trainer.step})")
         return _drive(trainer, run_dir, state, hooks, progress, handle_signals, say)
+
+
+def _adapt_noise_state(state: dict, trainer: Trainer) -> None:
+    """A run moved between CPU and GPU (Colab → laptop): re-seed the noise stream, with a warning.
+
+    The noise generator lives on the training device, and a CUDA (Philox, 16 bytes) state cannot
+    be loaded into a CPU (Mersenne Twister, 5056 bytes) generator or back. Everything else in the
+    checkpoint is device-independent. The continued run is then valid but not bit-identical to
+    an uninterrupted one (it never is across devices).
+    """
+    saved = state["rng"]["noise"]
+    current = trainer.noise_generator.get_state()
+    if saved.shape == current.shape:
+        return
+    step = state["position"]["step"]
+    made_on = (state.get("versions") or {}).get("device", "another device")
+    fresh = torch.Generator(device=trainer.device).manual_seed(trainer.config.train.seed + 2 + step)
+    state["rng"] = {**state["rng"], "noise": fresh.get_state()}
+    warnings.warn(f"checkpoint made on {made_on}, resumed on {trainer.device}: the noise generator is "
+                  f"re-seeded (seed + 2 + step {step}), so this run continues validly but not bit-identically",
+                  stacklevel=3)
 
 
 def _remove_stale_temp_files(checkpoints: Path, say) -> None:
