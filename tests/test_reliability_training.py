@@ -106,10 +106,16 @@ def test_notebook_interrupt_returns_a_partial_run_then_resumes_exactly(uninterru
 
 
 def test_real_sigint_in_process_stops_at_the_step_boundary(tmp_path):
-    """The same in a notebook whose SIGINT reaches our handler (main thread): a graceful stop."""
+    """The same in a notebook whose SIGINT reaches our handler (main thread): a graceful stop.
+    A second Ctrl-C while stopping is ignored (it would otherwise cut the final save)."""
     before = handlers()
+
+    def press_ctrl_c_twice():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
     run = train(tiny_config(), tmp_path / "run", dry_run=True, progress=False, verbose=False,
-                hooks=LoopHooks(on_step=[at_step(STEPS_PER_EPOCH + 1, lambda: os.kill(os.getpid(), signal.SIGINT))]))
+                hooks=LoopHooks(on_step=[at_step(STEPS_PER_EPOCH + 1, press_ctrl_c_twice)]))
     assert (run.status, run.signal, run.trainer.step) == ("interrupted", signal.SIGINT, STEPS_PER_EPOCH + 1)
     assert handlers() == before
     state = load_checkpoint(find_latest(tmp_path / "run" / "checkpoints"))
