@@ -159,6 +159,20 @@ def test_mmd_matches_the_definition_written_as_loops():
     assert_close(polynomial_kernel(x, y)[2, 4], _f64(k(x[2], y[4])))
 
 
+def test_kid_of_a_set_with_itself_is_the_negative_closed_form():
+    """MMD²ᵤ(X, X) = (2/m)(mean off-diagonal k − mean diagonal k) < 0: identical samples are *not*
+    two draws of one distribution, so the unbiased estimator dips below 0 (KID can be negative)."""
+    features = _features(200, 8, seed=41)
+    kernel = polynomial_kernel(features, features)
+    m = 200
+    mean_diagonal = kernel.diagonal().mean()
+    mean_off_diagonal = (kernel.sum() - kernel.diagonal().sum()) / (m * (m - 1))
+    expected = 2 / m * (mean_off_diagonal - mean_diagonal)
+    assert_close(_f64(kernel_distance(features, features, subsets=1, subset_size=m)[0]), expected,
+                 rtol=1e-10, atol=1e-12)
+    assert float(expected) < 0
+
+
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     base = _features(2000, 16, seed=52)  # two halves of one sample: one distribution
     mean_same, std_same = kernel_distance(base[:1000], base[1000:], subsets=20, subset_size=500)

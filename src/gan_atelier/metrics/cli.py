@@ -63,6 +63,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"bad value {args.n} for --n: must be at least 10")
     if (args.source is None) == (args.real is None):
         raise ConfigError("give either a run/checkpoint/samples file or --real SET, not both and not neither")
+    if args.inception_weights and not Path(args.inception_weights).is_file():
+        raise ConfigError(f"Inception weights file not found: {args.inception_weights} (nothing is downloaded)")
     if args.threads:
         torch.set_num_threads(args.threads)
     extractor = load_classifier(args.classifier) if args.classifier else load_classifier()

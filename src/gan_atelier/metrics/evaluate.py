@@ -17,7 +17,7 @@ from .distances import frechet_distance, gaussian_stats, kernel_distance
 from .features import FID_NAME, Extractor, FeatureSet, extract_features, load_classifier
 from .memorisation import memorisation_scores, nearest_distances
 from .prdc import prdc
-from .reference import Reference, real_reference, split_features
+from .reference import Reference, real_reference, split_features, nearest_train_baseline
 
 DEFAULT_SAMPLES = 10000
 KID_SUBSETS = 100
@@ -44,12 +44,10 @@ def evaluate_features(generated: FeatureSet, reference: Reference, extractor: Ex
     result.update(prdc(real, fake, real_radii=reference.radii))
     result.update(class_metrics(generated.logits))
     if memorisation:
-        test_reference = reference if reference.split == "test" else real_reference(
-            "test", reference.n, extractor=extractor, data_dir=data_dir, use_cache=use_cache)
         train_features, _, _ = split_features(reference.dataset, "train", extractor, data_dir=data_dir,
                                               use_cache=use_cache)
-        distances = nearest_distances(fake, train_features.features)
-        result.update(memorisation_scores(distances, test_reference.nearest_train))
+        baseline = nearest_train_baseline(reference.n, extractor=extractor, data_dir=data_dir, use_cache=use_cache)
+        result.update(memorisation_scores(nearest_distances(fake, train_features.features), baseline))
     return result
 
 
@@ -108,7 +106,7 @@ def format_report(result: dict, class_names: tuple[str, ...] | None = None) -> s
         f"N = {result['n_generated']} generated vs {reference['n']} real "
         f"({reference['dataset']} {reference['split']} split, first {reference['n']} images)",
         "",
-        f"{'metric':26s} {'value':>12s}   better",
+        f"{'metric':26s} {'value':>19s}   better",
     ]
     for key, label, pattern, hint in ROWS:
         if key not in result:
@@ -118,7 +116,7 @@ def format_report(result: dict, class_names: tuple[str, ...] | None = None) -> s
             value = f"{result['kid']:.5f} ± {result['kid_std']:.5f}"
         if key == "classifier_is":
             value = f"{result['classifier_is']:.3f} ± {result['classifier_is_std']:.3f}"
-        lines.append(f"{label:26s} {value:>12s}   {hint}")
+        lines.append(f"{label:26s} {value:>19s}   {hint}")
     histogram = result.get("class_histogram")
     if histogram:
         total = sum(histogram)

@@ -1,13 +1,13 @@
 """Real-data reference statistics, computed once and cached on disk.
 
 A reference is what every generated set is compared with: the features of the first ``n``
-images of a real split, their Gaussian fit (for FID), their k-NN radii (for precision/recall
-and density/coverage) and, for the memorisation check, each image's distance to its nearest
-*training* image. Computing them means embedding 10,000 (or 60,000) real images; the cache
+images of a real split, their Gaussian fit (for FID) and their k-NN radii (for
+precision/recall and density/coverage). The memorisation baseline, each test image's distance
+to its nearest *training* image, is cached separately (it needs the 60,000 training images). Computing them means embedding 10,000 (or 60,000) real images; the cache
 makes every later evaluation start from a file.
 
 Cache: ``$XDG_CACHE_HOME/gan-atelier/stats/`` (default ``~/.cache/…``), one file per
-(extractor SHA-256, dataset, data SHA-256, split, n), written atomically and read with
+(extractor SHA-256, dataset, data SHA-256, split, n) plus one feature file per split, written atomically and read with
 ``weights_only=True``. A file that fails to load or does not match its key is recomputed.
 Set ``GAN_ATELIER_STATS_CACHE`` to use another folder.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,6 @@ class Reference:
     features: FeatureSet
     stats: GaussianStats
     radii: dict[int, torch.Tensor]  # k → squared k-NN radii (n,)
-    nearest_train: torch.Tensor | None  # (n,) distance to the nearest training image (test split only)
 
     def describe(self) -> dict:
         return {"dataset": self.dataset, "split": self.split, "n": self.n,
@@ -72,8 +72,8 @@ def _write(path: Path, payload: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, lambda file: torch.save(payload, file))
     except (OSError, WriteError) as error:
-        # An unwritable cache only costs time; say so once and carry on.
-        print(f"note: could not cache real statistics in {path.parent} ({error})")
+        # An unwritable cache only costs time: warn and carry on.
+        warnings.warn(f"could not cache real statistics in {path.parent} ({error})", stacklevel=3)
 
 
 def split_features(dataset: str, split: str, extractor: Extractor, *, data_dir: str | None = None,
@@ -98,32 +98,47 @@ def real_reference(split: str = "test", n: int = 10000, *, dataset: str = "fashi
     """The reference statistics of the first ``n`` images of ``split`` (cached)."""
     if dataset != "fashion-mnist":
         raise DataError(f"metrics are defined for fashion-mnist only (the shipped classifier); got {dataset!r}")
-    extractor = extractor or load_classifier()
-    features, _, data_sha256 = split_features(dataset, split, extractor, data_dir=data_dir, use_cache=use_cache)
     if n < 2:
         raise DataError(f"the reference needs at least 2 images, got n = {n}")
+    extractor = extractor or load_classifier()
+    features, _, data_sha256 = split_features(dataset, split, extractor, data_dir=data_dir, use_cache=use_cache)
     n = min(n, len(features))
     path = stats_cache_dir() / f"stats-{dataset}-{split}-n{n}-{extractor.short_hash}-{data_sha256[:12]}.pt"
     key = {"version": CACHE_VERSION, "extractor_sha256": extractor.sha256, "data_sha256": data_sha256,
            "dataset": dataset, "split": split, "n": n}
     cached = _read(path) if use_cache else None
     if cached is not None and cached.get("key") == key:
-        radii = {k: cached["radii"][str(k)] for k in K_VALUES}
         stats = GaussianStats(cached["mean"], cached["covariance"], n)
-        nearest = cached.get("nearest_train")
+        radii = {k: cached["radii"][str(k)] for k in K_VALUES}
     else:
         subset = features.head(n).features
         stats = gaussian_stats(subset)
         radii = {k: knn_radii_squared(subset, k) for k in K_VALUES}
-        nearest = None
-        if split == "test":
-            train_features, _, _ = split_features(dataset, "train", extractor, data_dir=data_dir,
-                                                  use_cache=use_cache)
-            nearest = nearest_distances(subset, train_features.features)
         if use_cache:
-            payload = {"key": key, "mean": stats.mean, "covariance": stats.covariance,
-                       "radii": {str(k): value for k, value in radii.items()}}
-            if nearest is not None:
-                payload["nearest_train"] = nearest
-            _write(path, payload)
-    return Reference(dataset, split, n, data_sha256, extractor.sha256, features.head(n), stats, radii, nearest)
+            _write(path, {"key": key, "mean": stats.mean, "covariance": stats.covariance,
+                          "radii": {str(k): value for k, value in radii.items()}})
+    return Reference(dataset, split, n, data_sha256, extractor.sha256, features.head(n), stats, radii)
+
+
+def nearest_train_baseline(n: int, *, dataset: str = "fashion-mnist", extractor: Extractor | None = None,
+                       data_dir: str | None = None, use_cache: bool = True) -> torch.Tensor:
+    """Distance of each of the first ``n`` test images to its nearest training image, ``(n,)`` (cached).
+
+    The memorisation baseline: how close real images the generator never saw sit to the
+    training set.
+    """
+    extractor = extractor or load_classifier()
+    test_features, _, test_sha256 = split_features(dataset, "test", extractor, data_dir=data_dir,
+                                                   use_cache=use_cache)
+    n = min(n, len(test_features))
+    path = stats_cache_dir() / f"nntrain-{dataset}-test-n{n}-{extractor.short_hash}-{test_sha256[:12]}.pt"
+    key = {"version": CACHE_VERSION, "extractor_sha256": extractor.sha256, "data_sha256": test_sha256,
+           "dataset": dataset, "n": n}
+    cached = _read(path) if use_cache else None
+    if cached is not None and cached.get("key") == key:
+        return cached["distances"]
+    train_features, _, _ = split_features(dataset, "train", extractor, data_dir=data_dir, use_cache=use_cache)
+    distances = nearest_distances(test_features.head(n).features, train_features.features)
+    if use_cache:
+        _write(path, {"key": key, "distances": distances})
+    return distances

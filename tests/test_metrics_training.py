@@ -1,0 +1,92 @@
+"""The train.eval_every evaluator: fixed noise, the four columns, no effect on training, the collapse alarm."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+import torch
+
+from gan_atelier import api
+from gan_atelier.config import get_config
+from gan_atelier.data import synthetic_split
+from gan_atelier.metrics import training_evaluator
+from gan_atelier.metrics.training import _collapse_alarm, _update_best
+from gan_atelier.train import Trainer, state_hash
+
+SAMPLES = 200
+
+
+@pytest.fixture(autouse=True)
+def _shared_stats_cache(tmp_path_factory, monkeypatch, real_data_dir):
+    monkeypatch.setenv("GAN_ATELIER_STATS_CACHE", str(tmp_path_factory.getbasetemp() / "training-stats"))
+
+
+def _trainer(**overrides) -> Trainer:
+    values = {"train.eval_every": 1, "train.eval_samples": SAMPLES, "train.threads": 1, **overrides}
+    config = get_config("dry-run", values)
+    return Trainer(config, synthetic_split(256, seed=0))
+
+
+def test_the_evaluator_returns_the_four_columns_from_fixed_noise():
+    trainer = _trainer()
+    evaluate = training_evaluator(trainer)
+    first, second = evaluate(trainer), evaluate(trainer)
+    assert set(first) == {"fid", "recall", "class_entropy", "classes_covered"}
+    assert first == second  # same noise, same generator: same numbers
+    assert first["fid"] > 0 and 0 <= first["recall"] <= 1
+    assert 0 <= first["class_entropy"] <= math.log(10) + 1e-12
+    assert isinstance(first["classes_covered"], int) and 0 <= first["classes_covered"] <= 10
+
+
+def test_evaluating_does_not_touch_the_training_state():
+    trainer = _trainer()
+    evaluate = training_evaluator(trainer)
+    torch.manual_seed(123)
+    before, global_rng = state_hash(trainer), torch.get_rng_state()
+    evaluate(trainer)
+    assert state_hash(trainer) == before
+    assert torch.equal(torch.get_rng_state(), global_rng)
+    assert trainer.generator.training  # left in training mode
+
+
+def test_a_collapsed_generator_raises_one_alarm_against_the_best_in_the_history():
+    """As after a resume: the history says epoch 1 covered 10 classes; G then collapses to one image."""
+    trainer = _trainer()
+    trainer.history.append({"epoch": 1, "fid": 5.0, "recall": 0.5, "class_entropy": 2.25, "classes_covered": 10})
+    evaluate = training_evaluator(trainer)
+    with torch.no_grad():  # collapse: G ignores z and draws one image
+        for parameter in trainer.generator.parameters():
+            parameter.zero_()
+    row = evaluate(trainer)
+    assert row["classes_covered"] == 1 and row["class_entropy"] == 0.0
+    assert len(trainer.alarms) == 1
+    assert "class coverage collapsing" in trainer.alarms[0] and "(best 10)" in trainer.alarms[0]
+    evaluate(trainer)
+    assert len(trainer.alarms) == 1  # said once, not at every evaluation
+
+
+def test_alarm_rules_and_rearming():
+    best = {"entropy": None, "covered": None, "epoch": None, "alarmed": False}
+    _update_best(best, 2.2, 10, 1)
+    assert _collapse_alarm(best, {"class_entropy": 2.1, "classes_covered": 9}, 2) is None
+    alarm = _collapse_alarm(best, {"class_entropy": 2.0, "classes_covered": 8}, 3)  # two classes lost
+    assert alarm and "8 classes covered (best 10)" in alarm and "epoch 1" in alarm
+    assert _collapse_alarm(best, {"class_entropy": 1.0, "classes_covered": 5}, 4) is None  # already said
+    assert _collapse_alarm(best, {"class_entropy": 2.2, "classes_covered": 10}, 5) is None  # recovered
+    assert _collapse_alarm(best, {"class_entropy": 1.8, "classes_covered": 10}, 6)  # entropy −0.4 nats
+    _update_best(best, float("nan"), 10, 7)  # rows without an evaluation are ignored
+    assert best["entropy"] == 2.2
+
+
+def test_train_with_eval_every_writes_the_columns(tmp_path):
+    config = get_config("dry-run", {"train.eval_every": 1, "train.eval_samples": SAMPLES, "train.threads": 1})
+    run = api.train(config, tmp_path / "run", dry_run=True, progress=False, verbose=False)
+    with open(tmp_path / "run" / "metrics.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == config.train.epochs
+    for row in rows:
+        assert float(row["fid"]) > 0 and 0 <= float(row["recall"]) <= 1
+        assert 0 <= float(row["class_entropy"]) and 0 <= int(float(row["classes_covered"])) <= 10
+    assert (run.run_dir / "curves.png").is_file()
