@@ -28,14 +28,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from .errors import CheckpointError, WriteError
-
-try:  # numpy is a core dependency, but a checkpoint must never depend on it
-    import numpy as np
-except ImportError:  # pragma: no cover
-    np = None
 
 SCHEMA_VERSION = 1
 POINTER = "latest.json"
@@ -90,12 +86,10 @@ def plain_state(value: Any, where: str = "state") -> Any:
     """
     if value is None or type(value) in (str, int, float, bool, torch.Size) or isinstance(value, torch.Tensor):
         return value
-    if isinstance(value, bool):
-        return bool(value)
     for plain in (str, int, float):
         if isinstance(value, plain):
             return plain(value)
-    if np is not None and isinstance(value, np.generic) and not isinstance(value, np.object_):
+    if isinstance(value, np.generic) and not isinstance(value, np.object_):
         return value.item()
     # Containers are rebuilt only if something inside changed, so a module's state_dict keeps its
     # OrderedDict type and ``_metadata`` (layer versions ``load_state_dict`` may need).
@@ -153,7 +147,7 @@ def _check_free_space(directory: Path, needed: int, path: Path) -> None:
         )
 
 
-_OUR_NAME = re.compile(r"step_\d{9}\.pt")
+_OUR_NAME = re.compile(r"step_(\d{9,})\.pt")
 
 
 def checkpoint_name(step: int) -> str:
@@ -161,8 +155,10 @@ def checkpoint_name(step: int) -> str:
 
 
 def _our_checkpoints(directory: Path) -> list[Path]:
-    """The files named exactly like :func:`checkpoint_name` makes them, oldest first."""
-    return sorted(p for p in directory.glob("step_*.pt") if _OUR_NAME.fullmatch(p.name))
+    """The files named exactly like :func:`checkpoint_name` makes them, oldest (fewest steps) first."""
+    ours = [(int(match.group(1)), path) for path in directory.glob("step_*.pt")
+            if (match := _OUR_NAME.fullmatch(path.name))]
+    return [path for _, path in sorted(ours)]
 
 
 def _prune(directory: Path, keep: int, current: str) -> None:
