@@ -184,6 +184,12 @@ def test_rotation_keeps_two_and_never_touches_foreign_files(tmp_path):
     assert sorted(p.name for p in folder.glob("step_0*.pt")) == ["step_000000009.pt", "step_000000012.pt"]
     assert all(path.read_text() == "mine, not the toolkit's" for path in foreign)
     assert find_latest(folder) == folder / "step_000000012.pt"
+    # Past 10^9 steps the name grows a digit: order stays numeric, not alphabetical.
+    save_checkpoint(small_state(10**9), folder, ckpt.checkpoint_name(10**9))
+    assert sorted(p.name for p in folder.glob("step_*0.pt")) == ["step_1000000000.pt"]
+    assert sorted(p.name for p in folder.glob("step_0*.pt")) == ["step_000000012.pt"]
+    (folder / "latest.json").unlink()
+    assert find_latest(folder) == folder / "step_1000000000.pt"
 
 
 # ----------------------------------------------------------------------------- what a checkpoint holds
