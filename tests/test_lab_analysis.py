@@ -10,8 +10,8 @@ from torch.testing import assert_close
 
 from gan_atelier import config as cfg
 from gan_atelier.data import synthetic_split
-from gan_atelier.lab import d_loss, dcgan, detach, learning_rate, saturating, vae
-from gan_atelier.lab.common import (LabContext, LabResult, StepRecorder, markdown_table,
+from gan_atelier.lab import d_loss, dcgan, detach, learning_rate, mode_collapse, saturating, vae
+from gan_atelier.lab.common import (LabContext, LabResult, StepCpuClock, StepRecorder, markdown_table,
                                     moving_average)
 from gan_atelier.losses import ns_d_loss, ns_g_loss, saturating_g_loss
 from gan_atelier.models import build_models
@@ -74,9 +74,11 @@ def test_step_recorder_rows_average_to_the_epoch_history(one_thread):
     data = synthetic_split(256, seed=0)
     config = cfg.get_config("dry-run", {"train.epochs": 2, "train.batch_size": 64})
     trainer = Trainer(config, data)
-    recorder = StepRecorder()
-    run_loop(trainer, LoopHooks(on_step=[recorder]), progress=False)
+    recorder, clock = StepRecorder(), StepCpuClock()
+    run_loop(trainer, LoopHooks(on_step=[recorder, clock]), progress=False)
     assert len(recorder.rows) == 8
+    assert len(clock.seconds) == 6 and min(clock.seconds) > 0  # first step of each epoch skipped
+    assert clock.per_epoch == pytest.approx(4 * clock.median_step)
     for epoch, row in enumerate(trainer.history):
         rows = recorder.rows[epoch * 4:(epoch + 1) * 4]
         for key in ("d_loss", "g_loss", "d_real", "d_fake"):
@@ -172,6 +174,24 @@ def test_diagnose_synthetic_curves():
 def test_percentile():
     assert learning_rate.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert learning_rate.percentile([0.0, 10.0], 0.95) == pytest.approx(9.5)
+
+
+# ----------------------------------------------------------------------------- final Q2 mode collapse
+def test_pixel_diversity_closed_forms():
+    image = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert mode_collapse.pixel_diversity(image.repeat(5, 1, 1, 1)) == pytest.approx(0.0, abs=1e-6)
+    other = torch.zeros(1, 1, 28, 28)
+    pair = torch.cat([image, other])
+    assert mode_collapse.pixel_diversity(pair) == pytest.approx(float(image.norm()), rel=1e-6)
+    assert mode_collapse.pixel_diversity(image) == 0.0
+
+
+def test_histogram_entropy_and_collapse_onset():
+    assert mode_collapse.histogram_entropy(torch.tensor([5, 0, 0])) == pytest.approx(0.0)
+    assert mode_collapse.histogram_entropy(torch.ones(10)) == pytest.approx(math.log(10))
+    assert mode_collapse.collapsed_from([0.05, 0.5, 0.08, 0.04, 0.02]) == 2
+    assert mode_collapse.collapsed_from([0.05, 0.5]) is None
+    assert mode_collapse.collapsed_from([0.01, 0.02]) == 0
 
 
 # ----------------------------------------------------------------------------- final Q3 vae

@@ -152,6 +152,40 @@ class StepRecorder:
         return path
 
 
+class StepCpuClock:
+    """A ``LoopHooks.on_step`` callback: the process CPU seconds of each training step.
+
+    CPU time (``time.process_time``, all threads of this process), not wall time: on a machine
+    shared with other jobs it measures the work, not the queue. The first step of each epoch is
+    skipped (its interval also holds the previous epoch's grids, plots and checkpoints).
+    """
+
+    def __init__(self):
+        import time
+
+        self._clock = time.process_time
+        self._last: float | None = None
+        self.seconds: list[float] = []
+        self.steps_per_epoch = 0
+
+    def __call__(self, trainer) -> None:
+        now = self._clock()
+        if self._last is not None and trainer.batch_index > 1:
+            self.seconds.append(now - self._last)
+        self._last = now
+        self.steps_per_epoch = trainer.num_batches
+
+    @property
+    def median_step(self) -> float:
+        ordered = sorted(self.seconds)
+        return ordered[len(ordered) // 2] if ordered else float("nan")
+
+    @property
+    def per_epoch(self) -> float:
+        """Median step CPU time × steps per epoch."""
+        return self.median_step * self.steps_per_epoch
+
+
 def gradient_norm(module: torch.nn.Module) -> float:
     """‖∇θ‖₂ over all parameters holding a gradient (0.0 when none does)."""
     squares = [p.grad.detach().float().pow(2).sum() for p in module.parameters() if p.grad is not None]

@@ -106,13 +106,17 @@ def direction_facts(generator, discriminator, z, step: float = 2e-4) -> dict[str
 
 
 def time_d_backward(generator, discriminator, real, z, detach: bool, repeats: int) -> float:
-    """Median seconds of G's forward + D's loss + its backward, with or without ``.detach()``."""
+    """Median CPU seconds of G's forward + D's loss + its backward, with or without ``.detach()``.
+
+    Process CPU time (``time.process_time``), not wall time: on a shared machine other jobs
+    stretch the wall clock but not the work this process does.
+    """
     times = []
     for _ in range(repeats + 1):
         _clear(generator, discriminator)
-        started = time.perf_counter()
+        started = time.process_time()
         d_step_backward(generator, discriminator, real, z, detach)
-        times.append(time.perf_counter() - started)
+        times.append(time.process_time() - started)
     _clear(generator, discriminator)
     return statistics.median(times[1:])  # the first call warms up
 
@@ -155,16 +159,20 @@ def run(context: LabContext) -> LabResult:
     figures = [_plot(without_detach, numbers, out / "detach.png")]
     (out / "second_backward_error.txt").write_text((error or "no error was raised") + "\n")
     evidence = [
-        f"With .detach(), D's backward left all {len(with_detach)} of G's parameter gradients empty "
-        f"(None) while D's were set; without it, D's loss wrote a gradient of norm "
-        f"{fmt(numbers['g_grad_norm_from_d_loss'])} into G, pointing against G's own "
-        f"(cosine {direction['cosine']:.3f}): one Adam-like step along it moves mean D(G(z)) from "
-        f"{direction['d_fake_before']:.4f} to {direction['d_fake_after_d_gradient']:.4f}, the way that "
-        f"helps D (G's own gradient gives {direction['d_fake_after_g_gradient']:.4f}).",
-        f"Re-using the fakes for G's step then fails: RuntimeError \"{_first_sentence(error)}\", "
-        f"because that backward already freed G's saved activations.",
+        f"With .detach(), D's backward left "
+        f"{'all' if numbers['g_grads_none_with_detach'] else 'NOT all'} {len(with_detach)} of G's parameter "
+        f"gradients empty (None) while D's were set; without it, D's loss wrote a gradient of norm "
+        f"{fmt(numbers['g_grad_norm_from_d_loss'])} into G, pointing "
+        f"{'against' if direction['cosine'] < 0 else 'along'} G's own (cosine {direction['cosine']:.3f}): "
+        f"one Adam-like step along it moves mean D(G(z)) from {direction['d_fake_before']:.4f} to "
+        f"{direction['d_fake_after_d_gradient']:.4f} (G's own gradient: "
+        f"{direction['d_fake_after_g_gradient']:.4f}), "
+        f"{'the way that helps D' if direction['d_fake_after_d_gradient'] < direction['d_fake_before'] else 'not the way that helps D'}.",
+        (f"Re-using the fakes for G's step then fails: RuntimeError \"{_first_sentence(error)}\", "
+         f"because that backward already freed G's saved activations." if error else
+         "Re-using the fakes for G's step raised no error here (unexpected: see second_backward_error.txt)."),
         f"The useless backward through G costs {numbers['ms_d_step_with_detach']:.1f} → "
-        f"{numbers['ms_d_step_without_detach']:.1f} ms per D step (batch {real.shape[0]}, median of "
+        f"{numbers['ms_d_step_without_detach']:.1f} ms of CPU time per D step (batch {real.shape[0]}, median of "
         f"{settings['repeats']}, {torch.get_num_threads()} threads): "
         f"{100 * numbers['extra_fraction']:+.0f} %.",
     ]
@@ -191,6 +199,6 @@ def _plot(without_detach: dict[str, float], numbers: dict, path):
     right.bar([0, 1], [numbers["ms_d_step_with_detach"], numbers["ms_d_step_without_detach"]],
               color=["C0", "C3"])
     right.set_xticks([0, 1], ["with .detach()", "without"])
-    right.set_ylabel("ms per D step (G forward + D loss + backward)")
+    right.set_ylabel("CPU ms per D step (G forward + D loss + backward)")
     right.set_title(f"cost of the useless backward ({numbers['extra_fraction']:+.0%})")
     return save_figure(figure, path)

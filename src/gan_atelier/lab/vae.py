@@ -24,7 +24,8 @@ import torch.nn.functional as F
 
 from ..losses import bernoulli_reconstruction, gaussian_kl
 from ..models import count_parameters
-from .common import (LabContext, LabResult, fmt, markdown_table, metrics_notes, save_grids_figure,
+from ..train import LoopHooks
+from .common import (StepCpuClock, LabContext, LabResult, fmt, markdown_table, metrics_notes, save_grids_figure,
                      sample_images, score)
 
 NAME, QUESTION = "vae", "final Q3"
@@ -85,8 +86,10 @@ def run(context: LabContext) -> LabResult:
     data = context.data(settings["subset"])
     common = {"train.epochs": settings["epochs"], "data.subset": settings["subset"],
               "train.sample_every": max(1, settings["epochs"] // 4)}
-    gan = context.train("gan", context.config(common), data)
-    vae = context.train("vae", context.config(common, preset="vae"), data)
+    clocks = {"GAN": StepCpuClock()}
+    gan = context.train("gan", context.config(common), data, LoopHooks(on_step=[clocks["GAN"]]))
+    clocks["VAE"] = StepCpuClock()
+    vae = context.train("vae", context.config(common, preset="vae"), data, LoopHooks(on_step=[clocks["VAE"]]))
 
     test = context.test_data(context.eval_samples).as_float()[:context.eval_samples]
     samples = {"GAN": sample_images(gan, context.eval_samples), "VAE": sample_images(vae, context.eval_samples)}
@@ -101,9 +104,9 @@ def run(context: LabContext) -> LabResult:
         "VAE": {"decoder": count_parameters(vae.trainer.generator.decoder),
                 "encoder": count_parameters(vae.trainer.generator.encoder)},
     }
-    seconds = {"GAN": _median_epoch_seconds(gan), "VAE": _median_epoch_seconds(vae)}
+    seconds = {name: clock.per_epoch for name, clock in clocks.items()}  # CPU seconds per epoch
     numbers = {"sharpness": sharpness, "scores": {k: _headline(v) for k, v in scores.items()},
-               "vae_test_bound": bound, "parameters": parameters, "seconds_per_epoch": seconds,
+               "vae_test_bound": bound, "parameters": parameters, "cpu_seconds_per_epoch": seconds,
                "epochs": settings["epochs"], "images": len(data)}
 
     figures = [save_grids_figure({"GAN samples": samples["GAN"][:64], "VAE samples (prior)": samples["VAE"][:64],
@@ -122,7 +125,7 @@ def run(context: LabContext) -> LabResult:
         f"({bound['bits_per_pixel']:.3f} bits per pixel; KL {bound['kl_nats']:.1f}), which the GAN "
         f"cannot give; sizes {parameters['GAN']['generator'] + parameters['GAN']['discriminator']:,} (G+D) vs "
         f"{parameters['VAE']['decoder'] + parameters['VAE']['encoder']:,} (decoder+encoder) parameters, "
-        f"{fmt(seconds['GAN'])} vs {fmt(seconds['VAE'])} s per epoch.",
+        f"{fmt(seconds['GAN'])} vs {fmt(seconds['VAE'])} CPU seconds per epoch.",
     ]
     return LabResult(NAME, QUESTION, out, context.scale, [s for s in evidence if s], numbers, figures,
                      [gan.run_dir, vae.run_dir], notes=metrics_notes(context),
@@ -148,8 +151,3 @@ def _metrics_sentence(scores: dict) -> str:
     return (f"Classifier metrics, GAN vs VAE samples: FID {fmt(gan['fid'])} vs {fmt(vae['fid'])}, "
             f"precision {fmt(gan['precision'])} vs {fmt(vae['precision'])}, recall {fmt(gan['recall'])} "
             f"vs {fmt(vae['recall'])}, coverage {fmt(gan['coverage'])} vs {fmt(vae['coverage'])}.")
-
-
-def _median_epoch_seconds(run_) -> float:
-    seconds = sorted(row["seconds"] for row in run_.history)
-    return seconds[len(seconds) // 2] if seconds else float("nan")
