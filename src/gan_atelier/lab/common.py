@@ -15,6 +15,7 @@ this run), ``results.json`` (the same numbers, machine-readable), its figures an
 from __future__ import annotations
 
 import functools
+import io
 import json
 import math
 import os
@@ -370,9 +371,24 @@ def save_figure(figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     titled = getattr(figure, "_suptitle", None) is not None
     figure.tight_layout(rect=(0, 0, 1, 0.93) if titled else None)  # leave room for a suptitle
-    atomic_write_bytes(path, lambda file: figure.savefig(file, format="png", dpi=90))
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
     plt.close(figure)
+    atomic_write_bytes(path, lambda file: compact_png(buffer.getvalue(), file))
     return path
+
+
+def compact_png(png: bytes, file) -> None:
+    """Re-encode a matplotlib PNG small: grayscale when it has no colour, else a 256-colour palette."""
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    red, green, blue = picture.split()
+    if red.tobytes() == green.tobytes() == blue.tobytes():
+        picture = red  # a gray image (grids): one channel
+    else:
+        picture = picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    picture.save(file, format="PNG", optimize=True)
 
 
 def show_grids(axes, grids: dict[str, torch.Tensor], nrow: int = 8) -> None:
