@@ -171,6 +171,23 @@ def test_diagnose_synthetic_curves():
     assert d_loses["diagnosis"] == "D loses"
 
 
+def test_batched_recorder_rows_average_to_each_member_history(tmp_path, one_thread):
+    from gan_atelier.sweep import run_sweep
+
+    data = synthetic_split(256, seed=0)
+    base = cfg.get_config("dry-run", {"train.epochs": 2, "train.batch_size": 64})
+    recorder = learning_rate.BatchedStepRecorder(2)
+    result = run_sweep(base, members=[{"train.lr": 2e-4}, {"train.lr": 1e-3}], seeds=[0],
+                       out_dir=tmp_path / "sweep", data=data, progress=False, verbose=False, on_step=recorder)
+    for k, member in enumerate(result.members):
+        rows = recorder.recorders[k].rows
+        assert len(rows) == 8
+        for epoch, row in enumerate(member.history):
+            chunk = rows[epoch * 4:(epoch + 1) * 4]
+            for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+                assert sum(r[key] for r in chunk) / 4 == pytest.approx(row[key], rel=1e-9)
+
+
 def test_percentile():
     assert learning_rate.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert learning_rate.percentile([0.0, 10.0], 0.95) == pytest.approx(9.5)

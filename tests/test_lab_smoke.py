@@ -53,9 +53,19 @@ def test_d_loss_tiny(tmp_path, one_thread):
 @pytest.mark.slow
 def test_learning_rate_tiny(tmp_path, one_thread):
     numbers = check_folder(run_tiny("learning-rate", tmp_path))
-    assert set(numbers) == {"lr2e-4", "lr1e-3", "lr5e-3", "d1e-3_g2e-4", "d2e-4_g1e-3"}
-    assert all(n["diagnosis"] in ("stable", "oscillating", "D wins", "D loses", "diverged")
-               for n in numbers.values())
+    assert set(numbers) == {"lr2e-4", "lr1e-3", "lr5e-3", "d1e-3_g2e-4", "d2e-4_g1e-3", "trained_as"}
+    assert numbers["trained_as"].startswith("one batched sweep")
+    assert all(numbers[k]["diagnosis"] in ("stable", "oscillating", "D wins", "D loses", "diverged")
+               for k in numbers if k != "trained_as")
+
+
+@pytest.mark.slow
+def test_learning_rate_one_by_one_without_the_sweep(tmp_path, one_thread, monkeypatch):
+    from gan_atelier.lab import learning_rate
+
+    monkeypatch.setattr(learning_rate, "batched_sweep_available", lambda: False)
+    numbers = check_folder(run_tiny("learning-rate", tmp_path))
+    assert numbers["trained_as"] == "one run after another"
 
 
 @pytest.mark.slow

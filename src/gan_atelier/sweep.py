@@ -118,13 +118,15 @@ def member_name(overrides: dict[str, Any]) -> str:
 def run_sweep(base_config: RunConfig, grid: dict[str, list] | None = None, seeds: int | list[int] = 1,
               out_dir: str | os.PathLike | None = None, *, members: list[dict[str, Any]] | None = None,
               data: Split | None = None, dry_run: bool = False, overwrite: bool = False,
-              progress: bool = True, verbose: bool = True, device: str | None = None) -> SweepResult:
+              progress: bool = True, verbose: bool = True, device: str | None = None,
+              on_step=None) -> SweepResult:
     """Train every member at once and write one run folder per member plus the comparison.
 
     ``grid`` maps sweepable keys to value lists (all combinations are trained); ``members`` is
     an explicit list of override dicts instead (e.g. ``[{"train.lr_d": 1e-3, "train.lr_g": 2e-4}]``).
     Each combination is trained with each seed. ``data`` defaults to the config's dataset
-    (``dry_run``: small synthetic data).
+    (``dry_run``: small synthetic data). ``on_step(trainer)``, if given, is called after every
+    batched step (the lab records per-step values with it).
     """
     say = print if verbose else (lambda *a, **k: None)
     expanded = expand_members(base_config, grid, seeds, members)
@@ -147,7 +149,7 @@ def run_sweep(base_config: RunConfig, grid: dict[str, list] | None = None, seeds
     say(f"Sweep: {len(configs)} members ({', '.join(names)}) trained at once on {trainer.device}")
 
     started = time.perf_counter()
-    status = _train(trainer, sweep_members, progress, say)
+    status = _train(trainer, sweep_members, progress, say, on_step)
     seconds = time.perf_counter() - started
     for k, member in enumerate(sweep_members):
         state = trainer.state[k]
@@ -160,7 +162,7 @@ def run_sweep(base_config: RunConfig, grid: dict[str, list] | None = None, seeds
     return result
 
 
-def _train(trainer: BatchedGANTrainer, members: list[SweepMember], progress: bool, say) -> str:
+def _train(trainer: BatchedGANTrainer, members: list[SweepMember], progress: bool, say, on_step=None) -> str:
     from tqdm.auto import tqdm
 
     epochs = trainer.configs[0].train.epochs
@@ -171,6 +173,8 @@ def _train(trainer: BatchedGANTrainer, members: list[SweepMember], progress: boo
             for _ in tqdm(range(trainer.num_batches), leave=False, desc=f"sweep epoch {trainer.epoch + 1}/{epochs}",
                           disable=None if progress else True, dynamic_ncols=True):
                 trainer.train_step()
+                if on_step is not None:
+                    on_step(trainer)
             rows = trainer.finish_epoch(time.perf_counter() - started)
             for member, row in zip(members, rows):
                 if row is not None:

@@ -97,8 +97,11 @@ class LabContext:
 
         run_dir = self.out_dir / "runs" / name
         self.say(f"[lab] training {name}: {len(data)} images, {config.train.epochs} epochs")
-        return train(config, run_dir, overwrite=True, data=data, progress=False, hooks=hooks,
-                     verbose=self.verbose, handle_signals=False)
+        run = train(config, run_dir, overwrite=True, data=data, progress=False, hooks=hooks,
+                    verbose=self.verbose, handle_signals=False)
+        if run.status != "completed":  # Ctrl-C: the run saved a checkpoint; stop the experiment too
+            raise KeyboardInterrupt
+        return run
 
 
 @functools.lru_cache(maxsize=4)

@@ -10,18 +10,24 @@ player overrun the other: D wins (its loss → 0, G's gradients become useless) 
 last mistake (mode hopping, collapse). Unequal rates (TTUR, Heusel et al. 2017) are a tool,
 but the faster player must be the one whose job is easier to keep stable, usually D.
 
-The experiment trains the TP with each setting in :data:`MEMBERS` on the same data and seed,
-records every step, and names what each run did with :func:`diagnose`.
+The experiment trains the TP with each setting in :data:`MEMBERS` on the same data and seed (as
+one batched job with :func:`gan_atelier.sweep.run_sweep` when it is installed, else one run
+after another), records every step, and names what each run did with :func:`diagnose`.
 """
 
 from __future__ import annotations
 
 import math
 
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..api import sample
 from ..train import LoopHooks
 from .common import (LabContext, LabResult, StepRecorder, fixed_noise_images, fmt, markdown_table,
-                     metrics_notes, moving_average, pyplot, save_figure, save_grids_figure,
-                     sample_images, score)
+                     metrics_notes, moving_average, pyplot, save_figure, save_grids_figure, score)
 
 NAME, QUESTION = "learning-rate", "Q2.1"
 MEMBERS = {  # folder name → (label, overrides)
@@ -115,29 +121,100 @@ def diagnose(d_loss: list[float], g_loss: list[float], d_fake: list[float], wind
             "late_d_loss": sum(smooth_d) / max(len(smooth_d), 1)}
 
 
+@dataclass
+class Member:
+    """What one trained setting left: per-step values, its fixed-noise grid, a sampler, its folder."""
+
+    recorder: StepRecorder
+    fixed_images: torch.Tensor  # (64, 1, 28, 28)
+    generator: torch.nn.Module
+    run_dir: Path
+    alarms: list[str]
+
+
+class BatchedStepRecorder:
+    """``run_sweep(on_step=…)`` callback: per-step values of every member of a batched sweep.
+
+    As :class:`~gan_atelier.lab.common.StepRecorder`, from the increments of each member's epoch
+    sums; a step where a member did not update (stopped on a non-finite loss) is recorded as NaN.
+    """
+
+    def __init__(self, members: int):
+        self.recorders = [StepRecorder(grad_norm=False) for _ in range(members)]
+        self._previous = [([0.0] * 4, 0, 0) for _ in range(members)]
+
+    def __call__(self, trainer) -> None:
+        for k, member in enumerate(trainer.state):
+            sums, batches, g_batches = member.sums.tolist(), member.batches, member.g_batches
+            previous_sums, previous_batches, previous_g = self._previous[k]
+            if batches < previous_batches:  # a new epoch started from zero
+                previous_sums, previous_batches, previous_g = [0.0] * 4, 0, 0
+            self._previous[k] = (sums, batches, g_batches)
+            nan = float("nan")
+            if batches == previous_batches:  # no update this step
+                values, g_stepped = [nan] * 4, False
+            else:
+                values = [now - before for now, before in zip(sums, previous_sums)]
+                g_stepped = g_batches > previous_g
+            self.recorders[k].rows.append({
+                "step": trainer.step, "epoch": trainer.epoch + trainer.batch_index / trainer.num_batches,
+                "d_loss": values[0], "g_loss": values[1] if g_stepped else nan,
+                "d_real": values[2], "d_fake": values[3], "g_grad_norm": nan})
+
+
+def batched_sweep_available() -> bool:
+    try:
+        from ..sweep import run_sweep  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def train_members(context: LabContext, settings: dict, data) -> tuple[dict[str, Member], str]:
+    """Train every setting of :data:`MEMBERS`: as one batched sweep when available, else one by one."""
+    common = {"train.epochs": settings["epochs"], "data.subset": settings["subset"],
+              "train.sample_every": 1, "train.on_nan": "skip", "train.max_nan_skips": 10 ** 6}
+    if batched_sweep_available():
+        from ..sweep import run_sweep
+
+        recorder = BatchedStepRecorder(len(MEMBERS))
+        context.say(f"[lab] training {len(MEMBERS)} settings at once (batched sweep), {len(data)} images")
+        result = run_sweep(context.config(common), members=[overrides for _, overrides in MEMBERS.values()],
+                           seeds=[context.seed], out_dir=context.out_dir / "runs", data=data, overwrite=True,
+                           progress=False, verbose=context.verbose, on_step=recorder)
+        fixed = result.trainer.fixed_grid_images()  # (K, 64, 1, 28, 28)
+        members = {folder: Member(recorder.recorders[k], fixed[k], result.generator(k),
+                                  result.members[k].run_dir, result.members[k].alarms)
+                   for k, folder in enumerate(MEMBERS)}
+        return members, f"one batched sweep ({result.seconds:.0f} s for {len(MEMBERS)} settings)"
+    members = {}
+    for folder, (label, overrides) in MEMBERS.items():
+        recorder = StepRecorder(grad_norm=False)
+        run_ = context.train(folder, context.config({**common, **overrides}), data, LoopHooks(on_step=[recorder]))
+        members[folder] = Member(recorder, fixed_noise_images(run_), run_.generator, run_.run_dir, run_.alarms)
+    return members, "one run after another"
+
+
 def run(context: LabContext) -> LabResult:
     settings = context.pick(SETTINGS)
     out = context.out_dir
     data = context.data(settings["subset"])
-    runs, recorders, diagnoses, scores = {}, {}, {}, {}
-    for folder, (label, overrides) in MEMBERS.items():
-        config = context.config({"train.epochs": settings["epochs"], "data.subset": settings["subset"],
-                                 "train.sample_every": 1, "train.on_nan": "skip",
-                                 "train.max_nan_skips": 10 ** 6, **overrides})
-        recorder = StepRecorder(grad_norm=True)
-        runs[folder] = context.train(folder, config, data, LoopHooks(on_step=[recorder]))
-        recorder.write_csv(out / f"steps_{folder}.csv")
-        recorders[folder] = recorder
-        window = max(5, runs[folder].trainer.num_batches // 5)
-        diagnoses[folder] = diagnose(recorder.column("d_loss"), recorder.column("g_loss"),
-                                     recorder.column("d_fake"), window)
-        scores[folder] = score(sample_images(runs[folder], context.eval_samples), context) or {}
+    members, how = train_members(context, settings, data)
+    diagnoses, scores = {}, {}
+    for folder, member in members.items():
+        member.recorder.write_csv(out / f"steps_{folder}.csv")
+        window = max(5, math.ceil(len(data) / 128) // 5)
+        diagnoses[folder] = diagnose(member.recorder.column("d_loss"), member.recorder.column("g_loss"),
+                                     member.recorder.column("d_fake"), window)
+        images = sample(member.generator, context.eval_samples, seed=12345)
+        scores[folder] = score(images, context) or {}
+    recorders = {folder: member.recorder for folder, member in members.items()}
 
     numbers = {folder: {"setting": MEMBERS[folder][0], **diagnoses[folder],
                         **{k: scores[folder].get(k) for k in ("fid", "precision", "recall", "coverage")}}
                for folder in MEMBERS}
     figures = [_plot_curves(recorders, diagnoses, out / "curves.png"),
-               save_grids_figure({f"{MEMBERS[f][0]}\n→ {diagnoses[f]['diagnosis']}": fixed_noise_images(runs[f])
+               save_grids_figure({f"{MEMBERS[f][0]}\n→ {diagnoses[f]['diagnosis']}": members[f].fixed_images
                                   for f in MEMBERS}, out / "grids.png",
                                  title=f"fixed noise after {settings['epochs']} epochs")]
     header = ["setting", "diagnosis", "late D loss", "late G loss", "D(G(z)) swing", "crossings"]
@@ -151,14 +228,15 @@ def run(context: LabContext) -> LabResult:
         if has_metrics:
             row += [scores[folder].get(k, float("nan")) for k in ("fid", "precision", "recall", "coverage")]
         rows.append(row)
+    numbers["trained_as"] = how
     return LabResult(NAME, QUESTION, out, context.scale, _evidence(numbers), numbers, figures,
-                     [r.run_dir for r in runs.values()], notes=metrics_notes(context),
+                     [m.run_dir for m in members.values()], notes=metrics_notes(context),
                      table=markdown_table(header, rows)).write()
 
 
 def _evidence(numbers: dict) -> list[str]:
     tp = numbers["lr2e-4"]
-    others = [n for folder, n in numbers.items() if folder != "lr2e-4"]
+    others = [numbers[folder] for folder in MEMBERS if folder != "lr2e-4"]
     unstable = [n for n in others if n["diagnosis"] != "stable"]
     sentences = [
         f"At the TP's lr 2e-4 the run was {tp['diagnosis']} (late D loss {fmt(tp['late_d_loss'])}, "
@@ -168,11 +246,12 @@ def _evidence(numbers: dict) -> list[str]:
     if unstable:
         described = "; ".join(
             f"{n['setting']} {_describe(n)}" for n in unstable)
-        sentences.append(f"{len(unstable)} of the {len(others)} other settings were not stable — {described}.")
+        verb = "was" if len(unstable) == 1 else "were"
+        sentences.append(f"{len(unstable)} of the {len(others)} other settings {verb} not stable — {described}.")
     else:
         sentences.append(f"None of the {len(others)} other settings was flagged at this length "
                          f"(largest D(G(z)) swing {fmt(max(n['swing'] for n in others))}).")
-    fids = {n["setting"]: n["fid"] for n in numbers.values() if n.get("fid") is not None}
+    fids = {numbers[f]["setting"]: numbers[f]["fid"] for f in MEMBERS if numbers[f].get("fid") is not None}
     if fids:
         best = min(fids, key=fids.get)
         worst = max(fids, key=fids.get)
