@@ -192,3 +192,48 @@ def test_bf16_step_runs_and_keeps_fp32_master_weights(setup):
     for optimizer in (trainer.optimizer_g, trainer.optimizer_d):
         for state in optimizer.state.values():
             assert state["exp_avg"].dtype == torch.float32 and state["exp_avg_sq"].dtype == torch.float32
+
+
+# ---------------------------------------------------------------- the GPU path's sync-free NaN guard, on CPU
+def test_deferred_nan_checks_change_nothing_when_losses_are_finite(setup):
+    from gan_atelier.train import state_hash
+
+    config, split = setup
+    hashes = []
+    for deferred in (False, True):
+        trainer = Trainer(config, split, defer_nan_checks=deferred)
+        assert trainer.defer_nan_checks is deferred
+        for _ in range(STEPS):
+            trainer.train_step()
+            if trainer.epoch_done():
+                trainer.finish_epoch()
+        hashes.append(state_hash(trainer))
+    assert hashes[0] == hashes[1]
+
+
+def test_deferred_nan_check_stops_before_the_optimizer_step(setup):
+    from gan_atelier.errors import NonFiniteLossError
+
+    config, split = setup  # 100 images in batches of 32: the epoch ends at step 4, where the host checks
+    trainer = Trainer(config, split, defer_nan_checks=True)
+    trainer.train_step()
+    with torch.no_grad():
+        trainer.discriminator.model[0].weight[0, 0] = float("nan")  # step 2's D loss is NaN
+    before = {name: t.clone() for name, t in
+              list(trainer.generator.state_dict().items()) + list(trainer.discriminator.state_dict().items())}
+    trainer.train_step()  # no host sync, no error yet: the device flag is set
+    trainer.train_step()
+    with pytest.raises(NonFiniteLossError, match=r"non-finite D loss at step 2 \(epoch 1, batch 2\); stopped before"):
+        trainer.train_step()
+    after = dict(list(trainer.generator.state_dict().items()) + list(trainer.discriminator.state_dict().items()))
+    for name, value in before.items():
+        torch.testing.assert_close(after[name], value, rtol=0, atol=0, equal_nan=True, msg=name)
+    for optimizer in (trainer.optimizer_g, trainer.optimizer_d):
+        assert all(float(state["step"]) == 1 for state in optimizer.state.values())  # skipped steps not counted
+
+
+def test_deferred_checks_default_off_on_cpu_and_with_skip(setup):
+    config, split = setup
+    assert not Trainer(config, split).defer_nan_checks  # CPU: the plain per-step check
+    skip = cfg.apply_overrides(config, {"train.on_nan": "skip"})
+    assert not Trainer(skip, split, defer_nan_checks=True).defer_nan_checks  # skipping needs per-step decisions

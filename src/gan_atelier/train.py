@@ -35,6 +35,7 @@ from .models import build_models
 from .speed import make_adam, use_sampled_dropout
 
 FIXED_NOISE_SIZE = 64
+NAN_CHECK_EVERY = 50  # steps between host reads of the device-side non-finite flag (deferred checks)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,7 +79,10 @@ class EpochAccumulator:
 class Trainer:
     """The models, optimizers, generators and position of one training run."""
 
-    def __init__(self, config: RunConfig, data: Split, device: torch.device | str = "cpu"):
+    def __init__(self, config: RunConfig, data: Split, device: torch.device | str = "cpu", *,
+                 defer_nan_checks: bool | None = None):
+        """``defer_nan_checks``: guard against non-finite losses on the device, without a host sync
+        per step (default: on CUDA with ``on_nan='stop'``); see :meth:`_guard_finite`."""
         self.config = config
         self.device = torch.device(device)
         t = config.train
@@ -131,6 +135,17 @@ class Trainer:
         # (Writing both into a preallocated (2B, 784) buffer instead of a cat was measured: no gain.)
         self.one_d_pass = (not self.is_vae and not self.conditional
                            and not getattr(self.discriminator, "has_batchnorm", True))
+        self.defer_nan_checks = (self.device.type == "cuda" if defer_nan_checks is None else defer_nan_checks)
+        self.defer_nan_checks = self.defer_nan_checks and t.on_nan == "stop" and self._all_fused()
+        if self.defer_nan_checks:
+            # Sticky flag: 1 once any loss was non-finite. The fused Adam kernels read it (found_inf)
+            # and skip their update, so every step from the bad one on leaves the weights untouched
+            # until the host reads the flag and raises.
+            self._nonfinite = torch.zeros((), device=self.device)
+            self._nonfinite_at = torch.zeros(3, dtype=torch.long, device=self.device)  # step, epoch, batch
+            self._nonfinite_which = torch.zeros((), dtype=torch.long, device=self.device)  # 1 D, 2 G, 3 VAE
+            for optimizer in self._optimizers():
+                optimizer.found_inf = self._nonfinite
 
     # ----------------------------------------------------------------------------- data
     def _new_accumulator(self) -> EpochAccumulator:
@@ -157,6 +172,41 @@ class Trainer:
         return torch.randint(0, 10, (count,), device=self.device, generator=self.noise_generator)
 
     # ----------------------------------------------------------------------------- steps
+    def _optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.optimizer_g] + ([] if self.is_vae else [self.optimizer_d])
+
+    def _all_fused(self) -> bool:
+        return all(group.get("fused") for o in self._optimizers() for group in o.param_groups)
+
+    def _guard_finite(self, loss: torch.Tensor, which: str) -> bool:
+        """:meth:`_check_finite`, or with deferred checks its sync-free form on the device.
+
+        Deferred: a non-finite loss sets the sticky flag that the fused optimizers read as
+        ``found_inf`` (their update is skipped on the device, step counters included), and
+        records where it happened; :meth:`raise_if_nonfinite` raises the same error every
+        :data:`NAN_CHECK_EVERY` steps, at the end of an epoch and before the loop returns. The
+        weights are those from before the bad step: "stopped before the optimizer step" holds.
+        """
+        if not self.defer_nan_checks:
+            return self._check_finite(loss, which)
+        first = (~torch.isfinite(loss.detach())) & (self._nonfinite == 0)  # () bool, on the device
+        where = torch.tensor([self.step + 1, self.epoch + 1, self.batch_index + 1])  # 1-based, as _check_finite
+        self._nonfinite_at.copy_(torch.where(first, where.to(self.device, non_blocking=True), self._nonfinite_at))
+        self._nonfinite_which.copy_(torch.where(first, {"D": 1, "G": 2}.get(which, 3), self._nonfinite_which))
+        self._nonfinite.copy_(torch.maximum(self._nonfinite, first.float()))
+        return True
+
+    def raise_if_nonfinite(self) -> None:
+        """With deferred checks: raise NonFiniteLossError if a non-finite loss was flagged (one host sync)."""
+        if not self.defer_nan_checks or not bool(self._nonfinite):
+            return
+        step, epoch, batch = self._nonfinite_at.tolist()
+        which = {1: "D", 2: "G"}.get(int(self._nonfinite_which), "VAE")
+        raise NonFiniteLossError(
+            f"non-finite {which} loss at step {step} (epoch {epoch}, batch {batch}); stopped before the "
+            f"optimizer step (detected on the device; the {self.step + 1 - step} steps since were not applied)"
+        )
+
     def _check_finite(self, loss: torch.Tensor, which: str) -> bool:
         """True if finite. Otherwise stop (raise) or, with on_nan='skip', report a skip."""
         if bool(torch.isfinite(loss)):
@@ -206,7 +256,7 @@ class Trainer:
                                generator=self.noise_generator)  # one weight per sample
             d_loss = d_loss + t.gp_weight * gradient_penalty(
                 discriminator, real, fake.detach().float(), alpha, **d_kwargs_real)
-        if not self._check_finite(d_loss, "D"):
+        if not self._guard_finite(d_loss, "D"):
             return None
         self.optimizer_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -224,7 +274,7 @@ class Trainer:
             with self.autocast:
                 g_logits = discriminator(fake, **d_kwargs_fake)
                 g_loss = pair.g_loss(g_logits.float())
-            if not self._check_finite(g_loss, "G"):
+            if not self._guard_finite(g_loss, "G"):
                 return None
             self.optimizer_g.zero_grad(set_to_none=True)
             g_loss.backward()
@@ -248,7 +298,7 @@ class Trainer:
         reconstruction = bernoulli_reconstruction(logits.float(), real)
         kl = gaussian_kl(mean.float(), log_var.float())
         loss = reconstruction + kl
-        if not self._check_finite(loss, "VAE"):
+        if not self._guard_finite(loss, "VAE"):
             return None
         self.optimizer_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -262,8 +312,11 @@ class Trainer:
         if self.ema_generator is None:
             return
         decay = self.config.train.ema
+        weight = 1.0 - decay
+        if self.defer_nan_checks:  # once a loss was non-finite, the EMA stays put too (no host sync)
+            weight = (1.0 - self._nonfinite) * weight
         for ema_param, param in zip(self.ema_generator.parameters(), self.generator.parameters()):
-            ema_param.lerp_(param, 1.0 - decay)
+            ema_param.lerp_(param, weight)
         for ema_buffer, buffer in zip(self.ema_generator.buffers(), self.generator.buffers()):
             ema_buffer.copy_(buffer)
 
@@ -282,6 +335,10 @@ class Trainer:
             acc.g_batches += result.g_stepped
         self.batch_index += 1
         self.step += 1
+        if self.defer_nan_checks:
+            every = self.config.train.checkpoint_every_steps
+            if self.step % NAN_CHECK_EVERY == 0 or self.epoch_done() or (every and self.step % every == 0):
+                self.raise_if_nonfinite()  # before any row, checkpoint or sample is written
         return result
 
     def epoch_done(self) -> bool:
@@ -455,6 +512,7 @@ def run_loop(trainer: Trainer, hooks: LoopHooks | None = None, progress: bool = 
                     callback(trainer)
                 if hooks.should_stop():
                     trainer.accumulator.seconds += time.perf_counter() - started
+                    trainer.raise_if_nonfinite()
                     return False
         finally:
             bar.close()
