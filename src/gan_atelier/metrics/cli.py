@@ -111,14 +111,15 @@ def cmd_classifier(args: argparse.Namespace) -> int:
         print(f"{args.dataset} test accuracy: {value:.4f}")
         return 0
     config = ClassifierTrainingConfig(dataset=args.dataset, seed=args.seed, epochs=args.epochs,
-                                      threads=args.threads, subset=args.subset)
+                                      weight_decay=args.weight_decay, threads=args.threads, subset=args.subset)
     train = load_split(args.dataset, "train", args.data_dir)
     test = load_split(args.dataset, "test", args.data_dir)
     print(f"Training the {args.dataset} feature classifier: {config}")
     model, report = train_classifier(train.images, train.labels, config,
                                      test_images=test.images, test_labels=test.labels)
     command = (f"gan-atelier classifier train --dataset {args.dataset} --seed {args.seed} "
-               f"--epochs {args.epochs} --threads {args.threads} --out {args.out}")
+               f"--epochs {args.epochs} --weight-decay {args.weight_decay} --threads {args.threads} "
+               f"--out {args.out}" + (f" --name {args.name}" if args.name else ""))
     record = {"test_accuracy": report["test_accuracy"], "seed": args.seed, "dataset": args.dataset,
               "command": command, **report,
               "data_sha256": {"train": train.sha256, "test": test.sha256}}
@@ -160,6 +161,8 @@ def register(subparsers) -> None:
     p.add_argument("--name", help="train: file stem (default fmnist_cnn_v1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=ClassifierTrainingConfig.epochs)
+    p.add_argument("--weight-decay", type=float, default=ClassifierTrainingConfig.weight_decay,
+                   help="train: AdamW weight decay")
     p.add_argument("--threads", type=int, default=1, help="train: torch threads (fixes the result; default 1)")
     p.add_argument("--subset", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--weights", help="test: a classifier .pt (default: the shipped one)")

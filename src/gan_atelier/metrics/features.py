@@ -97,7 +97,7 @@ def load_classifier(path: str | os.PathLike | None = None, *, device: str | torc
         name = f"custom classifier {digest[:12]}"
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-        model = FashionClassifier(feature_dim=state["body.7.weight"].shape[0])
+        model = FashionClassifier(feature_dim=state["head.1.weight"].shape[1])
         model.load_state_dict(state)
     except Exception as error:  # a bad file: pickle refusal, wrong keys or shapes
         raise CheckpointError(f"{path}: not a usable classifier weights file "

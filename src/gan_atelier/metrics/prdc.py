@@ -32,7 +32,7 @@ BLOCK_ROWS = 1024  # rows of a distance block: 1024 × 10,000 float64 = 80 MB
 
 
 def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2 xᵢᵀyⱼ for all pairs, ``(m, d)``, ``(n, d)`` → ``(m, n)``, ≥ 0."""
+    """‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2 xᵢᵀyⱼ for all pairs: ``(m, d)``, ``(n, d)`` → ``(m, n)`` float64, ≥ 0."""
     x, y = x.to(torch.float64), y.to(torch.float64)
     result = torch.addmm((x * x).sum(1, keepdim=True), x, y.T, alpha=-2.0) + (y * y).sum(1)
     return result.clamp_(min=0.0)

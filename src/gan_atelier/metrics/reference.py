@@ -3,12 +3,13 @@
 A reference is what every generated set is compared with: the features of the first ``n``
 images of a real split, their Gaussian fit (for FID) and their k-NN radii (for
 precision/recall and density/coverage). The memorisation baseline, each test image's distance
-to its nearest *training* image, is cached separately (it needs the 60,000 training images). Computing them means embedding 10,000 (or 60,000) real images; the cache
-makes every later evaluation start from a file.
+to its nearest *training* image, is cached separately (it needs the 60,000 training images).
+Computing them means embedding 10,000 (or 60,000) real images; the cache makes every later
+evaluation start from a file.
 
-Cache: ``$XDG_CACHE_HOME/gan-atelier/stats/`` (default ``~/.cache/…``), one file per
-(extractor SHA-256, dataset, data SHA-256, split, n) plus one feature file per split, written atomically and read with
-``weights_only=True``. A file that fails to load or does not match its key is recomputed.
+Cache: ``$XDG_CACHE_HOME/gan-atelier/stats/`` (default ``~/.cache/…``): one feature file per
+(extractor SHA-256, dataset, data SHA-256, split), one statistics file per (…, n), written
+atomically and read with ``weights_only=True``. A file that fails to load or does not match its key is recomputed.
 Set ``GAN_ATELIER_STATS_CACHE`` to use another folder.
 """
 
