@@ -237,3 +237,14 @@ def test_deferred_checks_default_off_on_cpu_and_with_skip(setup):
     assert not Trainer(config, split).defer_nan_checks  # CPU: the plain per-step check
     skip = cfg.apply_overrides(config, {"train.on_nan": "skip"})
     assert not Trainer(skip, split, defer_nan_checks=True).defer_nan_checks  # skipping needs per-step decisions
+
+
+def test_deferred_checks_fall_back_when_a_loaded_optimizer_is_not_fused(setup):
+    """A checkpoint from before fused Adam restores fused=None: the guard reverts to per-step checks."""
+    config, split = setup
+    trainer = Trainer(config, split, defer_nan_checks=True)
+    for optimizer in (trainer.optimizer_g, trainer.optimizer_d):
+        for group in optimizer.param_groups:
+            group["fused"] = None
+    trainer.train_step()
+    assert not trainer.defer_nan_checks and trainer.optimizer_d.found_inf is None

@@ -187,6 +187,11 @@ class Trainer:
         :data:`NAN_CHECK_EVERY` steps, at the end of an epoch and before the loop returns. The
         weights are those from before the bad step: "stopped before the optimizer step" holds.
         """
+        if self.defer_nan_checks and not self._all_fused():  # e.g. an older checkpoint's non-fused Adam
+            self.raise_if_nonfinite()
+            self.defer_nan_checks = False
+            for optimizer in self._optimizers():
+                optimizer.found_inf = None
         if not self.defer_nan_checks:
             return self._check_finite(loss, which)
         first = (~torch.isfinite(loss.detach())) & (self._nonfinite == 0)  # () bool, on the device
