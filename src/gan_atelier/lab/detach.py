@@ -87,7 +87,7 @@ def direction_facts(generator, discriminator, z, step: float = 2e-4) -> dict[str
         logits = discriminator(fake)
         from_d = flat_gradient(bce_with_logits(logits, FAKE), generator)  # L_D's fake term: G's share of it
         from_g = flat_gradient(ns_g_loss(logits), generator)
-        cosine = float(torch.nn.functional.cosine_similarity(from_d, from_g, dim=0))
+        cosine = float(torch.nn.functional.cosine_similarity(from_d.double(), from_g.double(), dim=0))
         before = float(torch.sigmoid(logits.detach()).mean())
         after = {}
         for name, gradient in (("d", from_d), ("g", from_g)):
@@ -173,7 +173,7 @@ def run(context: LabContext) -> LabResult:
          "Re-using the fakes for G's step raised no error here (unexpected: see second_backward_error.txt)."),
         f"The useless backward through G costs {numbers['ms_d_step_with_detach']:.1f} → "
         f"{numbers['ms_d_step_without_detach']:.1f} ms of CPU time per D step (batch {real.shape[0]}, median of "
-        f"{settings['repeats']}, {torch.get_num_threads()} threads): "
+        f"{settings['repeats']}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}): "
         f"{100 * numbers['extra_fraction']:+.0f} %.",
     ]
     return LabResult(NAME, QUESTION, out, context.scale, evidence, numbers, figures).write()

@@ -64,7 +64,7 @@ def histogram_entropy(counts: torch.Tensor) -> float:
     """Entropy in nats of a class histogram (0 for one class, ln K for K even classes)."""
     shares = counts.double() / counts.sum()
     shares = shares[shares > 0]
-    return float(-(shares * shares.log()).sum())
+    return abs(float(-(shares * shares.log()).sum()))  # abs: one class gives -0.0
 
 
 COLLAPSED_DIVERSITY = 0.1  # below a tenth of the real images' variety: the grid repeats one image
