@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -426,6 +426,3 @@ def sample_images(run, count: int, seed: int = 12345) -> torch.Tensor:
     from ..api import sample
 
     return sample(run.generator, count, seed=seed)
-
-
-Hook = Callable[..., None]

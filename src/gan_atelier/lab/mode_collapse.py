@@ -29,7 +29,7 @@ import torch
 from ..data import CLASS_NAMES
 from ..train import LoopHooks
 from .common import (LabContext, LabResult, fmt, metrics_notes, metrics_unavailable, pyplot,
-                     save_figure, save_grids_figure, sample_images)
+                     save_figure, save_grids_figure)
 
 NAME, QUESTION = "mode-collapse", "final Q2"
 # Found by 5-epoch runs on 12,000 images (pixel diversity, predicted classes; docs/en/answers.md):
