@@ -250,14 +250,12 @@ def write_comparison(result: SweepResult, grid_keys: list[str]) -> None:
 
 
 def _plot_comparison(result: SweepResult, grid_keys: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global backend switch in notebooks
 
     settings = sorted({tuple(str(m.overrides.get(k)) for k in grid_keys) for m in result.members})
     colours = {s: f"C{i % 10}" for i, s in enumerate(settings)}
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    figure = Figure(figsize=(15, 4))
+    axes = figure.subplots(1, 3)
     labelled = set()
     for member in result.members:
         if not member.history:
@@ -284,7 +282,6 @@ def _plot_comparison(result: SweepResult, grid_keys: list[str], path: Path) -> N
                     f"one line per seed")
     figure.tight_layout()
     atomic_write_bytes(path, lambda file: figure.savefig(file, format="png", dpi=100))
-    plt.close(figure)
 
 
 # ------------------------------------------------------------------------------ CLI

@@ -81,10 +81,8 @@ def plot_curves(metrics_path: str | os.PathLike, out_path: str | os.PathLike,
 
     ``marks`` are epochs to highlight (e.g. where D wins).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib import pyplot as plt
+    # A Figure object, not pyplot: no global backend switch (a notebook keeps its inline plots).
+    from matplotlib.figure import Figure
 
     from .checkpoint import atomic_write_bytes
 
@@ -92,7 +90,8 @@ def plot_curves(metrics_path: str | os.PathLike, out_path: str | os.PathLike,
     epochs = [r["epoch"] for r in rows]
     has_eval = any(not math.isnan(r.get("fid", float("nan"))) for r in rows)
     panels = 3 if has_eval else 2
-    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4))
+    figure = Figure(figsize=(5.2 * panels, 4))
+    axes = figure.subplots(1, panels)
     ax = axes[0]
     ax.plot(epochs, [r["d_loss"] for r in rows], label="D loss")
     ax.plot(epochs, [r["g_loss"] for r in rows], label="G loss")
@@ -123,7 +122,6 @@ def plot_curves(metrics_path: str | os.PathLike, out_path: str | os.PathLike,
     figure.tight_layout()
     out_path = Path(out_path)
     atomic_write_bytes(out_path, lambda file: figure.savefig(file, format="png", dpi=100))
-    plt.close(figure)
     return out_path
 
 

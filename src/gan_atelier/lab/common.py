@@ -18,7 +18,6 @@ import functools
 import io
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -350,33 +349,26 @@ def fmt(value: float, digits: int = 3) -> str:
 
 
 # ----------------------------------------------------------------------------- figures
-def pyplot():
-    """matplotlib's pyplot on the non-interactive backend unless one is already chosen (notebooks)."""
-    import matplotlib
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
+    """A matplotlib Figure and its axes, built without pyplot.
 
-    if "MPLBACKEND" not in os.environ and not _in_notebook():
-        matplotlib.use("Agg", force=False)
-    from matplotlib import pyplot as plt
+    No global backend switch and nothing left open: a notebook keeps its inline plots, and a
+    script needs no display. ``kwargs`` as for ``Figure.subplots`` plus ``figsize``.
+    """
+    from matplotlib.figure import Figure
 
-    return plt
-
-
-def _in_notebook() -> bool:
-    import sys
-
-    return "ipykernel" in sys.modules
+    figure = Figure(figsize=kwargs.pop("figsize", None))
+    return figure, figure.subplots(nrows, ncols, **kwargs)
 
 
 def save_figure(figure, path: Path) -> Path:
-    """Write a matplotlib figure as PNG (atomically) and close it."""
-    plt = pyplot()
+    """Write a matplotlib figure as PNG (atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     titled = getattr(figure, "_suptitle", None) is not None
     figure.tight_layout(rect=(0, 0, 1, 0.93) if titled else None)  # leave room for a suptitle
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
     atomic_write_bytes(path, lambda file: compact_png(buffer.getvalue(), file))
     return path
 
@@ -408,8 +400,7 @@ def show_grids(axes, grids: dict[str, torch.Tensor], nrow: int = 8) -> None:
 def save_grids_figure(grids: dict[str, torch.Tensor], path: Path, nrow: int = 8,
                       title: str = "") -> Path:
     """Grids side by side in one PNG."""
-    plt = pyplot()
-    figure, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids), 3.6), squeeze=False)
+    figure, axes = subplots(1, len(grids), figsize=(3.2 * len(grids), 3.6), squeeze=False)
     show_grids(axes[0], grids, nrow=nrow)
     if title:
         figure.suptitle(title, fontsize=10)

@@ -25,7 +25,7 @@ from PIL import Image
 
 from ..train import LoopHooks
 from .common import (LabContext, LabResult, StepRecorder, fixed_noise_images, fmt, metrics_notes, moving_average,
-                     pyplot, save_figure, sample_images, score)
+                     subplots, save_figure, sample_images, score)
 
 NAME, QUESTION = "d-loss", "final Q1"
 SETTINGS = {
@@ -154,8 +154,7 @@ def _episode_text(analysis: dict) -> str:
 
 
 def _plot_curves(analyses: dict, path: Path) -> Path:
-    plt = pyplot()
-    figure, axes = plt.subplots(2, len(analyses), figsize=(6 * len(analyses), 7), squeeze=False)
+    figure, axes = subplots(2, len(analyses), figsize=(6 * len(analyses), 7), squeeze=False)
     for column, (name, analysis) in enumerate(analyses.items()):
         recorder = analysis["recorder"]
         steps = recorder.column("step")
@@ -179,7 +178,6 @@ def _plot_curves(analyses: dict, path: Path) -> Path:
 
 def _plot_episode_grids(runs: dict, analyses: dict, path: Path) -> Path:
     """The fixed-noise grid of each run's episode epochs (up to three) and its final grid."""
-    plt = pyplot()
     panels = []
     for name, run_ in runs.items():
         for epoch in analyses[name]["episode_epochs"][:3]:
@@ -187,7 +185,7 @@ def _plot_episode_grids(runs: dict, analyses: dict, path: Path) -> Path:
             if grid.is_file():
                 panels.append((f"{name}, epoch {epoch} (D wins)", Image.open(grid)))
         panels.append((f"{name}, final", fixed_noise_images(run_)))
-    figure, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.4), squeeze=False)
+    figure, axes = subplots(1, len(panels), figsize=(3 * len(panels), 3.4), squeeze=False)
     from ..viz import make_grid
 
     for axis, (title, picture) in zip(axes[0], panels):

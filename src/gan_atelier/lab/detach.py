@@ -26,7 +26,7 @@ import torch
 
 from ..losses import FAKE, bce_with_logits, ns_d_loss, ns_g_loss
 from ..models import build_models, generate_images
-from .common import LabContext, LabResult, fmt, pyplot, save_figure
+from .common import LabContext, LabResult, fmt, subplots, save_figure
 
 NAME, QUESTION = "detach", "Q3.1"
 SETTINGS = {"full": {"repeats": 50}, "quick": {"repeats": 20}, "tiny": {"repeats": 3}}
@@ -186,8 +186,7 @@ def _first_sentence(message: str | None) -> str:
 
 
 def _plot(without_detach: dict[str, float], numbers: dict, path):
-    plt = pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    figure, (left, right) = subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
     names = list(without_detach)
     left.bar(range(len(names)), [without_detach[n] for n in names], color="C3",
              label="without .detach(): ‖∇ L_D‖ in G")

@@ -27,7 +27,7 @@ import torch
 from ..api import sample
 from ..train import LoopHooks
 from .common import (LabContext, LabResult, StepRecorder, fixed_noise_images, fmt, markdown_table,
-                     metrics_notes, moving_average, pyplot, save_figure, save_grids_figure, score)
+                     metrics_notes, moving_average, subplots, save_figure, save_grids_figure, score)
 
 NAME, QUESTION = "learning-rate", "Q2.1"
 MEMBERS = {  # folder name → (label, overrides)
@@ -271,8 +271,7 @@ def _describe(n: dict) -> str:
 
 
 def _plot_curves(recorders: dict, diagnoses: dict, path):
-    plt = pyplot()
-    figure, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    figure, axes = subplots(1, 3, figsize=(16, 4.2))
     for index, (folder, recorder) in enumerate(recorders.items()):
         steps = recorder.column("step")
         window = max(1, len(steps) // 60)

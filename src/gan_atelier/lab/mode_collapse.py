@@ -28,7 +28,7 @@ import torch
 
 from ..data import CLASS_NAMES
 from ..train import LoopHooks
-from .common import (LabContext, LabResult, fmt, metrics_notes, metrics_unavailable, pyplot,
+from .common import (LabContext, LabResult, fmt, metrics_notes, metrics_unavailable, subplots,
                      save_figure, save_grids_figure)
 
 NAME, QUESTION = "mode-collapse", "final Q2"
@@ -184,9 +184,8 @@ def _evidence(numbers: dict, classifier_ready: bool) -> list[str]:
 
 
 def _plot_over_time(monitors: dict, labels: dict, path, classifier_ready: bool):
-    plt = pyplot()
     panels = 3 if classifier_ready else 1
-    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4), squeeze=False)
+    figure, axes = subplots(1, panels, figsize=(5.2 * panels, 4), squeeze=False)
     axes = axes[0]
     for folder, color in (("healthy", "C0"), ("collapse", "C3")):
         rows = monitors[folder].rows
@@ -211,16 +210,17 @@ def _plot_over_time(monitors: dict, labels: dict, path, classifier_ready: bool):
 
 def _plot_histograms(monitors: dict, labels: dict, path):
     """Stacked class shares per epoch, one panel per run."""
-    plt = pyplot()
+    import matplotlib
+
     names = CLASS_NAMES["fashion-mnist"]
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    figure, axes = subplots(1, 2, figsize=(12, 4.2), sharey=True)
     for axis, folder in zip(axes, ("healthy", "collapse")):
         rows = monitors[folder].rows
         epochs = [r["epoch"] for r in rows]
         bottom = [0.0] * len(rows)
         for cls in range(10):
             shares = [r["histogram"][cls] / max(sum(r["histogram"]), 1) for r in rows]
-            axis.bar(epochs, shares, bottom=bottom, color=plt.cm.tab10(cls), label=names[cls])
+            axis.bar(epochs, shares, bottom=bottom, color=matplotlib.colormaps["tab10"](cls), label=names[cls])
             bottom = [b + s for b, s in zip(bottom, shares)]
         axis.set_title(labels[folder], fontsize=9)
         axis.set_xlabel("epoch"); axis.set_ylim(0, 1)

@@ -27,7 +27,7 @@ from ..losses import get_loss_pair
 from ..models import generate_images
 from ..train import LoopHooks
 from .common import (LabContext, LabResult, StepRecorder, fixed_noise_images, fmt, metrics_notes, moving_average,
-                     pyplot, save_figure, save_grids_figure, sample_images, score)
+                     subplots, save_figure, save_grids_figure, sample_images, score)
 
 NAME, QUESTION = "saturating", "Q1.1"
 LOSSES = ("saturating", "ns")
@@ -192,8 +192,7 @@ def _evidence(n: dict[str, float], settings: dict) -> list[str]:
 
 
 def _plot_gradient_vs_dfake(probes: list[dict], path):
-    plt = pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, (left, right) = subplots(1, 2, figsize=(11, 4.2))
     d = torch.linspace(1e-3, 1 - 1e-3, 400)
     left.plot(d, logit_gradient(d, "saturating"), color="C3", label="theory, saturating: D")
     left.plot(d, logit_gradient(d, "ns"), color="C0", label="theory, non-saturating: 1 − D")
@@ -219,8 +218,7 @@ def _plot_gradient_vs_dfake(probes: list[dict], path):
 
 
 def _plot_training(recorders: dict[str, StepRecorder], path):
-    plt = pyplot()
-    figure, (top, bottom) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (top, bottom) = subplots(1, 2, figsize=(11, 4))
     for loss, color in zip(LOSSES, ("C3", "C0")):
         steps = recorders[loss].column("step")
         window = max(1, len(steps) // 50)
