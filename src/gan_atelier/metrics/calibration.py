@@ -7,11 +7,15 @@ calibration table in ``docs/metrics.md`` (``bench/calibrate_metrics.py``) and th
 ============  ================================================================
 ``test``      the first N test images: identical to the reference (FID 0)
 ``train``     the first N training images: the floor a perfect generator reaches
-``noise:S``   the test images plus Gaussian noise of std S (pixels in [0, 1]), clipped
-``blur:S``    the test images blurred by a Gaussian of std S pixels
+``noise:S``   those training images plus Gaussian noise of std S (pixels in [0, 1]), clipped
+``blur:S``    those training images blurred by a Gaussian of std S pixels
 ``class:C``   training images of class C only (6,000 at most): total mode collapse
 ``uniform``   uniform noise in [0, 1]: no structure at all
 ============  ================================================================
+
+The damaged sets start from *training* images, not from the reference test images: a slightly
+noisy copy of a reference image sits right next to its original, which would flatter precision
+and density (each sample inside its own original's ball). So ``noise:0`` is ``train``.
 """
 
 from __future__ import annotations
@@ -68,15 +72,14 @@ def calibration_images(name: str, n: int = 10000, *, data_dir: str | None = None
     generator = torch.Generator().manual_seed(seed)
     if kind == "uniform":
         return torch.rand(n, 1, 28, 28, generator=generator)
-    if kind in ("train", "class"):
-        split = load_split("fashion-mnist", "train", data_dir)
-        if kind == "class":
-            keep = split.labels == int(value)
-            return split.as_float()[keep][:n]
-        return split.as_float()[:n]
-    test = load_split("fashion-mnist", "test", data_dir).as_float()[:n]
+    if kind == "test":
+        return load_split("fashion-mnist", "test", data_dir).as_float()[:n]
+    split = load_split("fashion-mnist", "train", data_dir)
+    if kind == "class":
+        return split.as_float()[split.labels == int(value)][:n]
+    train = split.as_float()[:n]
     if kind == "noise":
-        return (test + value * torch.randn(test.shape, generator=generator)).clamp(0.0, 1.0)
+        return (train + value * torch.randn(train.shape, generator=generator)).clamp(0.0, 1.0)
     if kind == "blur":
-        return gaussian_blur(test, value)
-    return test
+        return gaussian_blur(train, value)
+    return train

@@ -38,7 +38,7 @@ def entropy_nats(counts: torch.Tensor) -> float:
     """H(p) = −Σ_c p_c ln p_c of the normalised histogram (0 ln 0 = 0); at most ln 10 ≈ 2.303."""
     shares = counts.double() / counts.sum()
     shares = shares[shares > 0]
-    return float(-(shares * shares.log()).sum())
+    return float(-(shares * shares.log()).sum()) + 0.0  # + 0.0: one class gives 0.0, not -0.0
 
 
 def kl_to_uniform(counts: torch.Tensor) -> float:

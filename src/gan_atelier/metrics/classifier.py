@@ -150,7 +150,7 @@ def train_classifier(train_images: torch.Tensor, train_labels: torch.Tensor,
         schedule = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=config.max_lr, total_steps=config.epochs * steps_per_epoch)
         history = []
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for epoch in range(1, config.epochs + 1):
             model.train()
             permutation = torch.randperm(count, generator=order_generator)
@@ -174,6 +174,7 @@ def train_classifier(train_images: torch.Tensor, train_labels: torch.Tensor,
         model.eval()
         report = {"training": config.to_dict(), "history": history,
                   "train_seconds": round(time.perf_counter() - started, 1),
+                  "train_cpu_seconds": round(time.process_time() - cpu_started, 1),
                   "threads": config.threads}
         if test_images is not None:
             report["test_accuracy"] = history[-1]["test_accuracy"]

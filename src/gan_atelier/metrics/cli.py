@@ -65,8 +65,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("give either a run/checkpoint/samples file or --real SET, not both and not neither")
     if args.inception_weights and not Path(args.inception_weights).is_file():
         raise ConfigError(f"Inception weights file not found: {args.inception_weights} (nothing is downloaded)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     extractor = load_classifier(args.classifier) if args.classifier else load_classifier()
     if args.real is not None:
         images = calibration_images(args.real, args.n, data_dir=args.data_dir)
@@ -76,7 +74,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         source = str(args.source)
     result = evaluate_images(images, real=args.against, n=args.n, extractor=extractor,
                              memorisation=not args.no_memorisation, data_dir=args.data_dir,
-                             use_cache=not args.no_cache)
+                             use_cache=not args.no_cache, threads=args.threads)
     result["source"] = source
     result["sample_seed"] = args.seed if args.real is None else None
     if args.inception_weights:
@@ -148,7 +146,8 @@ def register(subparsers) -> None:
     p.add_argument("--classifier", help="a classifier .pt from `classifier train` (default: the shipped one)")
     p.add_argument("--no-memorisation", action="store_true", help="skip the nearest-training-image check")
     p.add_argument("--no-cache", action="store_true", help="recompute the real statistics, cache nothing")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: PyTorch's choice)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads for the metrics (default 1: same numbers everywhere; see docs/metrics.md)")
     p.add_argument("--inception-weights", metavar="FILE",
                    help="also compute Inception FID from this local file (needs torch-fidelity; never downloads)")
     p.set_defaults(func=cmd_evaluate)

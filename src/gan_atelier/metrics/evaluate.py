@@ -14,7 +14,7 @@ import torch
 
 from .classes import class_metrics
 from .distances import frechet_distance, gaussian_stats, kernel_distance
-from .features import FID_NAME, Extractor, FeatureSet, extract_features, load_classifier
+from .features import FID_NAME, Extractor, FeatureSet, extract_features, load_classifier, torch_threads
 from .memorisation import memorisation_scores, nearest_distances
 from .prdc import prdc
 from .reference import Reference, real_reference, split_features, nearest_train_baseline
@@ -22,6 +22,10 @@ from .reference import Reference, real_reference, split_features, nearest_train_
 DEFAULT_SAMPLES = 10000
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
+# One thread by default: the result is then the same whatever the caller's setting (reductions
+# in matrix products change with the thread count), and on a shared 2-core machine one thread
+# was 3-4× faster than two (bench/bench_evaluate.py, docs/metrics.md "Performance").
+METRIC_THREADS = 1
 
 
 def evaluate_features(generated: FeatureSet, reference: Reference, extractor: Extractor, *,
@@ -54,7 +58,8 @@ def evaluate_features(generated: FeatureSet, reference: Reference, extractor: Ex
 def evaluate_images(images: torch.Tensor, *, real: str = "test", n: int = DEFAULT_SAMPLES,
                     extractor: Extractor | None = None, memorisation: bool = True,
                     kid_subsets: int = KID_SUBSETS, kid_subset_size: int = KID_SUBSET_SIZE,
-                    data_dir: str | None = None, use_cache: bool = True) -> dict:
+                    data_dir: str | None = None, use_cache: bool = True,
+                    threads: int = METRIC_THREADS) -> dict:
     """Evaluate up to ``n`` images ``(N, 1, 28, 28)`` in [0, 1] against the real ``real`` split.
 
     The first ``min(n, N)`` images are used, against the first as many images of the split
@@ -62,17 +67,19 @@ def evaluate_images(images: torch.Tensor, *, real: str = "test", n: int = DEFAUL
     ``recall``, ``density``, ``coverage``, ``class_histogram``, ``class_entropy`` (nats),
     ``kl_to_uniform``, ``classes_covered``, ``min_class_share``, ``max_class_share``,
     ``classifier_is``, ``classifier_is_std``, the memorisation scores, and the protocol
-    (``metric``, ``extractor``, ``n_generated``, ``reference``, ``seconds``).
+    (``metric``, ``extractor``, ``n_generated``, ``reference``, ``seconds``). Runs on
+    ``threads`` torch threads (restored afterwards).
     """
     started = time.perf_counter()
     extractor = extractor or load_classifier()
     images = images[:n]
-    generated = extract_features(images, extractor)
-    reference = real_reference(real, len(generated), extractor=extractor, data_dir=data_dir,
-                               use_cache=use_cache)
-    result = evaluate_features(generated, reference, extractor, memorisation=memorisation,
-                               kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-                               data_dir=data_dir, use_cache=use_cache)
+    with torch_threads(threads):
+        generated = extract_features(images, extractor)
+        reference = real_reference(real, len(generated), extractor=extractor, data_dir=data_dir,
+                                   use_cache=use_cache)
+        result = evaluate_features(generated, reference, extractor, memorisation=memorisation,
+                                   kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+                                   data_dir=data_dir, use_cache=use_cache)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
 

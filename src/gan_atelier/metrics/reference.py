@@ -31,7 +31,7 @@ from .features import Extractor, FeatureSet, extract_features, load_classifier
 from .prdc import knn_radii_squared
 from .memorisation import nearest_distances
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: features computed on one thread (features.FEATURE_THREADS)
 K_VALUES = (3, 5)  # precision/recall and density/coverage
 
 

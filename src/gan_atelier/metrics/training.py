@@ -22,7 +22,7 @@ import torch
 from ..errors import ConfigError
 from .classes import class_histogram, classes_covered, entropy_nats
 from .distances import frechet_distance, gaussian_stats
-from .features import extract_features, load_classifier
+from .features import extract_features, load_classifier, torch_threads
 from .prdc import precision_recall
 from .reference import real_reference
 
@@ -60,14 +60,15 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
             trainer.sample_images(noise[start:start + BATCH],
                                   labels[start:start + BATCH] if labels is not None else None)
             for start in range(0, count, BATCH)])  # (count, 1, 28, 28)
-        generated = extract_features(images, extractor)
-        counts = class_histogram(generated.logits.argmax(dim=1))
-        row = {
-            "fid": frechet_distance(gaussian_stats(generated.features), reference.stats),
-            "recall": precision_recall(real, generated.features, 3, real_radii=reference.radii[3])[1],
-            "class_entropy": entropy_nats(counts),
-            "classes_covered": classes_covered(counts),
-        }
+        with torch_threads(1):  # the same numbers whatever train.threads is
+            generated = extract_features(images, extractor)
+            counts = class_histogram(generated.logits.argmax(dim=1))
+            row = {
+                "fid": frechet_distance(gaussian_stats(generated.features), reference.stats),
+                "recall": precision_recall(real, generated.features, 3, real_radii=reference.radii[3])[1],
+                "class_entropy": entropy_nats(counts),
+                "classes_covered": classes_covered(counts),
+            }
         alarm = _collapse_alarm(best, row, trainer.epoch)
         if alarm:
             trainer.alarms.append(alarm)
