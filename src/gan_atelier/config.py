@@ -107,7 +107,7 @@ def _preset_values() -> dict[str, dict[str, Any]]:
         # Beyond the TP. Epochs are set so each preset trains in no more CPU time than the seed's
         # 50 epochs (one DCGAN step ≈ 2.2 TP steps on a CPU); see docs/results.md.
         "dcgan": {"model.name": "dcgan", "train.epochs": 20, "train.sample_every": 2},
-        "cgan": {"model.name": "cgan", "train.epochs": 15, "train.sample_every": 1},
+        "cgan": {"model.name": "cgan", "train.epochs": 18, "train.sample_every": 2},
         # Loss comparisons on the DCGAN architecture (against the dcgan preset: only the loss differs).
         "lsgan": {"model.name": "dcgan", "train.loss": "lsgan", "train.epochs": 20, "train.sample_every": 2},
         "hinge": {"model.name": "dcgan", "train.loss": "hinge", "train.epochs": 20, "train.sample_every": 2},
