@@ -24,7 +24,7 @@ D's normalisation (the ``norm`` argument, chosen from the run config by :func:`d
 
 Width: ``channels = 32`` (G 64 → 32 → 1 maps, D 1 → 32 → 64) keeps one training step at about
 2.2× the TP's MLP step on this CPU (96 vs 44 ms per batch of 128, one thread; width 64 costs
-about 5×); pytorch/examples uses 64 at 64×64.
+about 4×); pytorch/examples uses 64 at 64×64.
 """
 
 from __future__ import annotations
