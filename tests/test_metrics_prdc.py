@@ -114,10 +114,26 @@ def test_identical_gaussians_match_theory_and_prdc_readme_scaled_down():
     holds at any N: E[density] = 1 exactly, E[coverage] = 1 − Π (N − i)/(M + N − i) = 0.9689,
     E[precision] = E[recall] by symmetry. P and R themselves fall slowly as N grows (0.55–0.58
     at N = 2,000 over seeds; 0.4772 at 10,000 in the README, reproduced by
-    ``bench/calibrate_metrics.py --prdc-readme``), so they are checked for symmetry and range."""
+    ``bench/calibrate_metrics.py --prdc-readme`` and the next test), so they are checked for symmetry
+    and range."""
     real, fake = _gaussian(2000, 1000, seed=10), _gaussian(2000, 1000, seed=11)
     result = prdc(real, fake, k_precision_recall=5, k_density_coverage=5)
     assert result["density"] == pytest.approx(1.0, abs=0.2)  # hubness in 1000-d: sd ≈ 0.07 over seeds
     assert result["coverage"] == pytest.approx(expected_coverage(2000, 2000, 5), abs=0.015)
     assert result["precision"] == pytest.approx(result["recall"], abs=0.05)
     assert 0.47 < result["precision"] < 0.65
+
+
+@pytest.mark.slow
+def test_prdc_readme_example_at_full_size(one_thread):
+    """The README case itself (≈ 15 s): 10,000 vs 10,000 draws of N(0, I) in 1000-d, k = 5 for all four.
+    Published single draw: P 0.4772, R 0.4705, D 1.0555, C 0.9735. Tolerances ≈ 4 sd of one draw
+    (sd from repeated draws at N = 2,000 scaled by √5: P/R ≈ 0.005, D ≈ 0.03, C ≈ 0.002)."""
+    generator = torch.Generator().manual_seed(0)
+    real = torch.randn(10000, 1000, generator=generator)
+    fake = torch.randn(10000, 1000, generator=generator)
+    result = prdc(real, fake, k_precision_recall=5, k_density_coverage=5)
+    assert result["precision"] == pytest.approx(0.4772, abs=0.02)
+    assert result["recall"] == pytest.approx(0.4705, abs=0.02)
+    assert result["density"] == pytest.approx(1.0555, abs=0.12)
+    assert result["coverage"] == pytest.approx(0.9735, abs=0.008)
