@@ -67,3 +67,24 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def run_dir_hash(run_dir: Path) -> tuple[int, str]:
+    """(step, state_hash) of a run folder's newest checkpoint, rebuilt into a fresh Trainer."""
+    from gan_atelier import config as cfg
+    from gan_atelier.checkpoint import find_latest, load_checkpoint
+    from gan_atelier.train import Trainer, state_hash
+
+    state = load_checkpoint(find_latest(run_dir / "checkpoints"))
+    config = cfg.from_dict(state["config"])
+    trainer = Trainer(config, data_module.synthetic_split(config.data.subset, seed=config.train.seed))
+    trainer.load_state_dict(state)
+    return trainer.step, state_hash(trainer)
+
+
+def metric_rows(run_dir: Path) -> list[dict[str, str]]:
+    """metrics.csv rows without the timing column (equal across interrupted and plain runs)."""
+    import csv
+
+    with open(run_dir / "metrics.csv", newline="") as file:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(file)]

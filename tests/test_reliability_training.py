@@ -34,6 +34,7 @@ from gan_atelier.data import synthetic_split
 from gan_atelier.errors import CheckpointError, NonFiniteLossError, RunDirError
 from gan_atelier.runs import RunLock, check_run_name, default_run_dir
 from gan_atelier.train import LoopHooks, Trainer, run_loop, state_hash
+from conftest import metric_rows, run_dir_hash as run_hash
 
 OVERRIDES = {"data.subset": 96, "train.batch_size": 32, "train.epochs": 2, "train.threads": 1}
 STEPS_PER_EPOCH = 3
@@ -51,17 +52,6 @@ def tiny_config(**extra) -> cfg.RunConfig:
     return cfg.get_config("dry-run", {**OVERRIDES, **extra})
 
 
-def run_hash(run_dir: Path) -> tuple[int, str]:
-    state = load_checkpoint(find_latest(run_dir / "checkpoints"))
-    config = cfg.from_dict(state["config"])
-    trainer = Trainer(config, synthetic_split(config.data.subset, seed=config.train.seed))
-    trainer.load_state_dict(state)
-    return trainer.step, state_hash(trainer)
-
-
-def metric_rows(run_dir: Path) -> list[dict[str, str]]:
-    with open(run_dir / "metrics.csv", newline="") as file:
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(file)]
 
 
 def at_step(step: int, action):

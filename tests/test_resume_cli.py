@@ -40,6 +40,7 @@ from gan_atelier.checkpoint import find_latest, load_checkpoint
 from gan_atelier.data import synthetic_split
 from gan_atelier.runs import RunLock
 from gan_atelier.train import Trainer, state_hash
+from conftest import metric_rows, run_dir_hash as final_hash
 
 pytestmark = pytest.mark.slow
 
@@ -142,18 +143,6 @@ def resumed_runs(root, first_runs) -> dict:
     return results
 
 
-def final_hash(run_dir: Path) -> tuple[int, str]:
-    """(step, state_hash) of a run folder's newest checkpoint, rebuilt into a fresh Trainer."""
-    state = load_checkpoint(find_latest(run_dir / "checkpoints"))
-    config = cfg.from_dict(state["config"])
-    trainer = Trainer(config, synthetic_split(config.data.subset, seed=config.train.seed))
-    trainer.load_state_dict(state)
-    return trainer.step, state_hash(trainer)
-
-
-def metric_rows(run_dir: Path) -> list[dict[str, str]]:
-    with open(run_dir / "metrics.csv", newline="") as file:
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(file)]
 
 
 def temp_files(run_dir: Path) -> list[Path]:
