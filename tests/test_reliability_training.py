@@ -15,7 +15,6 @@ Setting: TP MLP, 96 synthetic images, batch 32 (3 steps per epoch), 2 epochs, on
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import io
 import json

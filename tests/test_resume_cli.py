@@ -19,7 +19,6 @@ resumes run here: the file costs about two process lifetimes of wall time.
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import io
 import json
