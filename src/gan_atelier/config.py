@@ -245,23 +245,29 @@ def to_dict(config: RunConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def from_dict(values: dict[str, Any]) -> RunConfig:
-    """Rebuild a config from :func:`to_dict` output or a parsed TOML file, checking every key."""
+def _split_sections(values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``{"preset": p, "train": {"lr": x}}`` → ``(p, {"train.lr": x})``, checking names and shapes."""
     values = dict(values)
     preset = values.pop("preset", "seed")
-    if not isinstance(preset, str) or preset not in PRESETS:
+    if not isinstance(preset, str):
+        raise ConfigError(f"bad value {preset!r} for preset: expected str")
+    if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
     flat: dict[str, Any] = {}
     for section_name, section_values in values.items():
-        if section_name not in SECTIONS:
+        if section_name not in SECTIONS or not isinstance(section_values, dict):
             raise ConfigError(
-                f"unknown config section {section_name!r}; valid sections: "
+                f"unknown config section {section_name!r} (sections are [tables]); valid sections: "
                 f"preset, {', '.join(SECTIONS)}"
             )
-        if not isinstance(section_values, dict):
-            raise ConfigError(f"config section {section_name!r} must be a table")
         for key, value in section_values.items():
             flat[f"{section_name}.{key}"] = value
+    return preset, flat
+
+
+def from_dict(values: dict[str, Any]) -> RunConfig:
+    """Rebuild a config from :func:`to_dict` output (complete: every key given), checking every key."""
+    preset, flat = _split_sections(values)
     return apply_overrides(RunConfig(preset=preset), flat)
 
 
@@ -275,21 +281,9 @@ def load_toml(path: str | Path) -> RunConfig:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
-    preset = values.pop("preset", "seed")
-    if not isinstance(preset, str):
-        raise ConfigError(f"{path}: bad value {preset!r} for preset: expected str")
-    base = get_config(preset)
-    flat = {}
-    for section_name, section_values in values.items():
-        if section_name not in SECTIONS or not isinstance(section_values, dict):
-            raise ConfigError(
-                f"{path}: unknown config section {section_name!r}; valid sections: "
-                f"preset, {', '.join(SECTIONS)}"
-            )
-        for key, value in section_values.items():
-            flat[f"{section_name}.{key}"] = value
     try:
-        return apply_overrides(base, flat)
+        preset, flat = _split_sections(values)
+        return apply_overrides(get_config(preset), flat)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
