@@ -12,7 +12,6 @@ from gan_atelier import api
 from gan_atelier.config import get_config
 from gan_atelier.data import synthetic_split
 from gan_atelier.metrics import training_evaluator
-from gan_atelier.metrics.training import _collapse_alarm, _update_best
 from gan_atelier.train import Trainer, state_hash
 
 SAMPLES = 200
@@ -65,19 +64,6 @@ def test_a_collapsed_generator_raises_one_alarm_against_the_best_in_the_history(
     assert "class coverage collapsing" in trainer.alarms[0] and "(best 10)" in trainer.alarms[0]
     evaluate(trainer)
     assert len(trainer.alarms) == 1  # said once, not at every evaluation
-
-
-def test_alarm_rules_and_rearming():
-    best = {"entropy": None, "covered": None, "epoch": None, "alarmed": False}
-    _update_best(best, 2.2, 10, 1)
-    assert _collapse_alarm(best, {"class_entropy": 2.1, "classes_covered": 9}, 2) is None
-    alarm = _collapse_alarm(best, {"class_entropy": 2.0, "classes_covered": 8}, 3)  # two classes lost
-    assert alarm and "8 classes covered (best 10)" in alarm and "epoch 1" in alarm
-    assert _collapse_alarm(best, {"class_entropy": 1.0, "classes_covered": 5}, 4) is None  # already said
-    assert _collapse_alarm(best, {"class_entropy": 2.2, "classes_covered": 10}, 5) is None  # recovered
-    assert _collapse_alarm(best, {"class_entropy": 1.8, "classes_covered": 10}, 6)  # entropy −0.4 nats
-    _update_best(best, float("nan"), 10, 7)  # rows without an evaluation are ignored
-    assert best["entropy"] == 2.2
 
 
 def test_train_with_eval_every_writes_the_columns(tmp_path):

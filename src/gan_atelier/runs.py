@@ -152,7 +152,7 @@ def read_run_json(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-METRIC_COLUMNS = ("epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "seconds",
+METRIC_COLUMNS = ("epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "seconds", "diversity",
                   "fid", "recall", "class_entropy", "classes_covered")
 
 

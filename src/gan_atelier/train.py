@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from . import config as cfg
+from .collapse import CollapseDetector, pixel_diversity, real_diversity
 from .config import RunConfig
 from .data import Split
 from .errors import ConfigError, NonFiniteLossError
@@ -126,6 +127,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.alarms: list[str] = []
         self.d_win_streak = 0
+        self.collapse = CollapseDetector()
+        self.real_diversity = real_diversity(data.images)
         self.nan_skips = 0
         self.stop_signal: int | None = None  # set by a signal handler; checked between steps
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
@@ -362,6 +365,7 @@ class Trainer:
         self.permutation = None
         self.accumulator = self._new_accumulator()
         self._check_d_winning(row)
+        self._check_collapse(row)
         return row
 
     def _check_d_winning(self, row: dict[str, Any]) -> None:
@@ -374,6 +378,15 @@ class Trainer:
                 f"D is winning: D loss < {t.d_win_threshold} for {t.d_win_epochs} epochs "
                 f"(epochs {self.epoch - t.d_win_epochs + 1}-{self.epoch}); G gets little signal"
             )
+
+    def _check_collapse(self, row: dict[str, Any]) -> None:
+        """Pixel diversity of the fixed-noise samples (see :mod:`gan_atelier.collapse`), every epoch."""
+        if self.real_diversity <= 0:  # fewer than two distinct real images: nothing to compare with
+            return
+        row["diversity"] = pixel_diversity(self.fixed_grid_images()) / self.real_diversity
+        alarm = self.collapse.check_diversity(self.epoch, row["diversity"])
+        if alarm:
+            self.alarms.append(alarm)
 
     @torch.no_grad()
     def sample_images(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -417,6 +430,7 @@ class Trainer:
             "history": [dict(row) for row in self.history],
             "alarms": list(self.alarms),
             "d_win_streak": self.d_win_streak,
+            "collapse": self.collapse.state_dict(),
             "data_sha256": self.data_sha256,
         }
         if not self.is_vae:
@@ -448,6 +462,8 @@ class Trainer:
         self.history = [dict(row) for row in state["history"]]
         self.alarms = list(state["alarms"])
         self.d_win_streak = state["d_win_streak"]
+        self.collapse = CollapseDetector()
+        self.collapse.load_state_dict(state.get("collapse", {}))  # absent in checkpoints before it existed
         acc = state["accumulator"]
         self.accumulator = EpochAccumulator(acc["sums"].to(self.device), acc["batches"],
                                             acc["g_batches"], acc["seconds"])

@@ -104,7 +104,11 @@ def plot_curves(metrics_path: str | os.PathLike, out_path: str | os.PathLike,
     ax.plot(epochs, [r["d_real"] for r in rows], label="D(x)")
     ax.plot(epochs, [r["d_fake"] for r in rows], label="D(G(z))")
     ax.axhline(0.5, color="gray", linestyle=":", label="0.5")
-    ax.set_ylim(0, 1); ax.set_xlabel("epoch"); ax.legend(fontsize=8); ax.set_title("D's outputs")
+    diversity = [(r["epoch"], r["diversity"]) for r in rows if not math.isnan(r.get("diversity", float("nan")))]
+    if diversity:  # see gan_atelier.collapse: near 0 when every z gives the same image
+        ax.plot([d[0] for d in diversity], [min(d[1], 1.0) for d in diversity], "--", color="C4",
+                label="sample diversity ÷ real")
+    ax.set_ylim(0, 1); ax.set_xlabel("epoch"); ax.legend(fontsize=8); ax.set_title("D's outputs, sample diversity")
     if has_eval:
         ax = axes[2]
         points = [(r["epoch"], r["fid"], r.get("recall", float("nan")), r.get("class_entropy", float("nan")))

@@ -16,8 +16,10 @@ Measured each epoch on a fixed set of noise vectors:
   images (1 for real-like variety, 0 when every z gives the same image). No classifier needed.
 
 The collapsing setting, :data:`COLLAPSE`, was found by short experiments (see the comment above it).
-The in-training detector (``train.eval_every``, from the metrics package) runs in both runs and
-writes its alarm to the log and to ``run.json``.
+Detection is not the lab's own: the pixel diversity is the ``diversity`` column that every
+training run writes to ``metrics.csv``, and the alarm quoted in the summary is the one
+:class:`gan_atelier.collapse.CollapseDetector` raises in any ``gan-atelier train`` run (log,
+``run.json``), with ``train.eval_every`` adding its class-coverage signal.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 
 import torch
 
+from ..collapse import COLLAPSED_DIVERSITY, collapsed_from
 from ..data import CLASS_NAMES
 from ..train import LoopHooks
 from .common import (LabContext, LabResult, fmt, metrics_notes, metrics_unavailable, subplots,
@@ -47,46 +50,20 @@ SETTINGS = {
     "quick": {"subset": 12000, "epochs": 8, "samples": 1000},
     "tiny": {"subset": 256, "epochs": 2, "samples": 64},
 }
-DIVERSITY_IMAGES = 400
-
-
-def pixel_diversity(images: torch.Tensor) -> float:
-    """Mean Euclidean distance between two different images of the set (pixels in [0, 1])."""
-    flat = images.flatten(1).double()
-    count = flat.shape[0]
-    if count < 2:
-        return 0.0
-    distances = torch.cdist(flat, flat)  # (N, N), zero diagonal
-    return float(distances.sum() / (count * (count - 1)))
 
 
 def histogram_entropy(counts: torch.Tensor) -> float:
     """Entropy in nats of a class histogram (0 for one class, ln K for K even classes)."""
     shares = counts.double() / counts.sum()
     shares = shares[shares > 0]
-    return abs(float(-(shares * shares.log()).sum()))  # abs: one class gives -0.0
-
-
-COLLAPSED_DIVERSITY = 0.1  # below a tenth of the real images' variety: the grid repeats one image
-
-
-def collapsed_from(diversities: list[float], threshold: float = COLLAPSED_DIVERSITY) -> int | None:
-    """Index of the first value from which ``diversities`` stay below ``threshold`` to the end, or None."""
-    start = None
-    for index, value in enumerate(diversities):
-        if value < threshold:
-            start = index if start is None else start
-        else:
-            start = None
-    return start
+    return abs(float(-(shares * shares.log()).sum())) + 0.0  # abs and + 0.0: one class gives 0.0, not -0.0
 
 
 class CollapseMonitor:
-    """on_epoch hook: class histogram, recall, coverage and pixel diversity of fixed-noise samples."""
+    """on_epoch hook: the trainer's pixel diversity, and class histogram, recall and coverage of fixed noise."""
 
     def __init__(self, context: LabContext, samples: int, real: torch.Tensor, latent_dim: int):
         self.noise = torch.randn(samples, latent_dim, generator=torch.Generator().manual_seed(context.seed + 7))
-        self.real_diversity = pixel_diversity(real[:DIVERSITY_IMAGES])
         self.classifier = None
         if metrics_unavailable() is None:
             from .. import metrics
@@ -101,8 +78,8 @@ class CollapseMonitor:
 
     def __call__(self, trainer, row=None) -> None:
         images = trainer.sample_images(self.noise)  # (N, 1, 28, 28) on the CPU
-        entry = {"epoch": trainer.epoch,
-                 "diversity": pixel_diversity(images[:DIVERSITY_IMAGES]) / self.real_diversity}
+        row = trainer.history[-1] if row is None else row
+        entry = {"epoch": trainer.epoch, "diversity": row.get("diversity", math.nan)}  # what the detector saw
         if self.classifier is not None:
             features = self.metrics.extract_features(images, self.classifier)
             counts = self.metrics.class_histogram(features.logits.argmax(dim=1))
@@ -172,14 +149,16 @@ def _evidence(numbers: dict, classifier_ready: bool) -> list[str]:
             f"healthy run and {collapse['covered']} in the collapsing one (entropy {fmt(collapse['entropy'])}, "
             f"{100 * collapse['max_share']:.0f} % of samples called '{CLASS_NAMES['fashion-mnist'][top]}', "
             f"recall {fmt(collapse['recall'])}, coverage {fmt(collapse['coverage'])}).")
-    alarms = numbers["collapse"]["alarms"]
-    collapse_alarms = [a for a in alarms if "collaps" in a]
-    if collapse_alarms:
-        sentences.append(f"The training log of the collapsing run warned: \"{collapse_alarms[0]}\".")
-    elif alarms:
-        sentences.append(f"The training log of the collapsing run warned: \"{alarms[0]}\".")
-    else:
-        sentences.append("No alarm was raised in the collapsing run's log at this length.")
+    for folder, who in (("collapse", "collapsing"), ("healthy", "healthy")):
+        alarms = numbers[folder]["alarms"]
+        collapse_alarms = [a for a in alarms if "collaps" in a]
+        if collapse_alarms:
+            sentences.append(f"The collapse detector of ordinary training warned in the {who} run's log: "
+                             f"\"{collapse_alarms[0]}\".")
+        elif alarms:
+            sentences.append(f"The {who} run's log warned: \"{alarms[0]}\" (no collapse alarm).")
+        else:
+            sentences.append(f"No alarm was raised in the {who} run's log.")
     return sentences
 
 

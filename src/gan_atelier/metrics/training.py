@@ -7,10 +7,11 @@ images. Four numbers are kept: classifier FID, recall (k = 3), class entropy (na
 classes covered. FID at 2,000 samples is biased upwards compared with the 10,000-sample
 protocol: compare it along one run, not with ``gan-atelier evaluate``.
 
-The evaluator appends one alarm line to ``trainer.alarms`` when class coverage collapses:
-two or more classes lost, or the class entropy down by more than 0.3 nats, compared with the
-best evaluation so far in this run (after a resume, the best is read back from the history).
-It warns once per collapse and re-arms when the run recovers.
+Each evaluation also feeds the run's collapse detector (:class:`gan_atelier.collapse.CollapseDetector`,
+the one ``lab mode-collapse`` uses, which also watches pixel diversity every epoch): one alarm line
+in ``trainer.alarms`` when class coverage collapses, i.e. two or more classes lost or the class
+entropy down by more than 0.3 nats compared with the best evaluation so far in this run. It
+warns once per collapse and re-arms when the run recovers.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from .prdc import precision_recall
 from .reference import real_reference
 
 EVAL_NOISE_SEED_OFFSET = 4  # seeds seed..seed+3 are the trainer's; the eval noise gets seed + 4
-CLASSES_LOST_ALARM = 2
-ENTROPY_DROP_ALARM = 0.3  # nats (ln 10 = 2.303 is the even-class maximum)
 BATCH = 1000
 
 
@@ -51,9 +50,10 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
     noise_generator = torch.Generator().manual_seed(config.train.seed + EVAL_NOISE_SEED_OFFSET)
     noise = torch.randn(count, config.model.latent_dim, generator=noise_generator)  # CPU: same on any device
     labels = torch.arange(count) % 10 if trainer.conditional else None
-    best: dict[str, Any] = {"entropy": None, "covered": None, "epoch": None, "alarmed": False}
-    for row in trainer.history:  # after a resume: the best of the evaluations already done
-        _update_best(best, row.get("class_entropy"), row.get("classes_covered"), row.get("epoch"))
+    detector = trainer.collapse
+    if detector.best_entropy is None:  # a checkpoint from before the detector kept its own state
+        for row in trainer.history:
+            detector.note_classes(row.get("epoch"), row.get("class_entropy"), row.get("classes_covered"))
 
     def evaluate(trainer) -> dict:
         images = torch.cat([
@@ -69,40 +69,9 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
                 "class_entropy": entropy_nats(counts),
                 "classes_covered": classes_covered(counts),
             }
-        alarm = _collapse_alarm(best, row, trainer.epoch)
+        alarm = trainer.collapse.check_classes(trainer.epoch, row["class_entropy"], row["classes_covered"])
         if alarm:
             trainer.alarms.append(alarm)
-        _update_best(best, row["class_entropy"], row["classes_covered"], trainer.epoch)
         return row
 
     return evaluate
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and value == value  # not None, not NaN
-
-
-def _update_best(best: dict, entropy, covered, epoch) -> None:
-    if not (_is_number(entropy) and _is_number(covered)):
-        return
-    if best["entropy"] is None or entropy > best["entropy"]:
-        best["entropy"], best["epoch"] = float(entropy), epoch
-    best["covered"] = max(best["covered"] or 0, int(covered))
-
-
-def _collapse_alarm(best: dict, row: dict, epoch: int) -> str | None:
-    """One line when coverage collapses versus the best so far; ``None`` otherwise (or if already said)."""
-    if best["entropy"] is None:
-        return None
-    lost = best["covered"] - row["classes_covered"]
-    drop = best["entropy"] - row["class_entropy"]
-    collapsed = lost >= CLASSES_LOST_ALARM or drop > ENTROPY_DROP_ALARM
-    if not collapsed:
-        best["alarmed"] = False
-        return None
-    if best["alarmed"]:
-        return None
-    best["alarmed"] = True
-    return (f"class coverage collapsing at epoch {epoch}: {row['classes_covered']} classes covered "
-            f"(best {best['covered']}), class entropy {row['class_entropy']:.2f} nats "
-            f"(best {best['entropy']:.2f} at epoch {best['epoch']}); mode collapse?")
