@@ -135,3 +135,29 @@ def test_run_sweep_api_returns_members_and_generators(tmp_path, base):
     with torch.no_grad():
         expected = stacked.eval()(z.unsqueeze(0).expand(2, -1, -1))[1]
     torch.testing.assert_close(result.generator(1)(z), expected, atol=1e-6, rtol=0)
+
+
+def test_members_carry_the_trainers_alarms_diversity_and_collapse(base):
+    """Each member gets the Trainer's epoch checks: the same diversity, and its own collapse alarm."""
+    from gan_atelier.collapse import COLLAPSE_EPOCHS
+
+    configs = member_configs(base)[:2]
+    split = synthetic_split(100, seed=5)
+    batched = BatchedGANTrainer(configs, split)
+    trainer = Trainer(configs[1], split)
+    disable_dropout(batched.discriminator)  # as in the equality test: the RNG streams of dropout differ
+    disable_dropout(trainer.discriminator)
+    with torch.no_grad():  # member 0 collapses: all of its G's weights 0, so G ignores z
+        for parameter in batched.generator.parameters():
+            parameter[0].zero_()
+    for _ in range(COLLAPSE_EPOCHS):
+        while not batched.epoch_done():
+            batched.train_step()
+            trainer.train_step()
+        rows = batched.finish_epoch(0.0)
+        trainer.finish_epoch()
+        assert rows[0]["diversity"] < 1e-3
+        assert rows[1]["diversity"] == pytest.approx(trainer.history[-1]["diversity"], rel=1e-3)
+    collapse = [[a for a in state.alarms if "mode collapse" in a] for state in batched.state]
+    assert len(collapse[0]) == 1 and f"at epoch {COLLAPSE_EPOCHS}:" in collapse[0][0]
+    assert collapse[1] == [] and not any("mode collapse" in a for a in trainer.alarms)

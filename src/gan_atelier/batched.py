@@ -38,13 +38,14 @@ import torch
 from torch import nn
 
 from . import config as cfg
+from .collapse import CollapseDetector, pixel_diversity, real_diversity
 from .config import RunConfig
 from .data import Split
 from .errors import ConfigError
 from .losses import get_loss_pair
 from .models import build_models
 from .speed import use_sampled_dropout
-from .train import FIXED_NOISE_SIZE, set_determinism
+from .train import FIXED_NOISE_SIZE, d_winning_alarm, set_determinism
 
 # Keys that may differ between the members of one batched sweep (they change no shape and no step).
 SWEEPABLE_KEYS = ("train.lr", "train.lr_d", "train.lr_g", "train.beta1", "train.beta2",
@@ -178,6 +179,8 @@ class MemberState:
     alarms: list[str] = field(default_factory=list)
     nan_skips: int = 0
     stopped_at: int | None = None  # step at which the member stopped (non-finite loss)
+    d_win_streak: int = 0
+    collapse: CollapseDetector = field(default_factory=CollapseDetector)
 
 
 class BatchedGANTrainer:
@@ -225,6 +228,7 @@ class BatchedGANTrainer:
             torch.randn(FIXED_NOISE_SIZE, self.latent_dim, generator=torch.Generator().manual_seed(c.train.seed + 3))
             for c in configs])  # (K, 64, latent), drawn on the CPU as the Trainer does
         self.images = data.images.reshape(len(data), -1).to(self.device)  # (N, 784) uint8
+        self.real_diversity = real_diversity(data.images)
         self.num_batches = math.ceil(len(data) / self.batch_size)
         self.epoch = 0
         self.batch_index = 0
@@ -353,7 +357,21 @@ class BatchedGANTrainer:
             member.batches = member.g_batches = 0
         self.batch_index = 0
         self.permutations = None
+        self._check_alarms(rows)
         return rows
+
+    def _check_alarms(self, rows: list[dict[str, Any] | None]) -> None:
+        """The Trainer's epoch alarms, per member: D winning, and mode collapse (pixel diversity)."""
+        grids = self.fixed_grid_images() if self.real_diversity > 0 else None
+        for k, (member, row) in enumerate(zip(self.state, rows)):
+            if row is None:
+                continue
+            member.d_win_streak, d_alarm = d_winning_alarm(member.d_win_streak, row, self.configs[k].train)
+            collapse_alarm = None
+            if grids is not None:
+                row["diversity"] = pixel_diversity(grids[k]) / self.real_diversity
+                collapse_alarm = member.collapse.check_diversity(self.epoch, row["diversity"])
+            member.alarms.extend(alarm for alarm in (d_alarm, collapse_alarm) if alarm)
 
     # ----------------------------------------------------------------------------- outputs
     @torch.no_grad()

@@ -170,6 +170,7 @@ def _train(trainer: BatchedGANTrainer, members: list[SweepMember], progress: boo
     try:
         while trainer.epoch < epochs:
             started = time.perf_counter()
+            said = [len(state.alarms) for state in trainer.state]  # this epoch's alarms are printed at its end
             for _ in tqdm(range(trainer.num_batches), leave=False, desc=f"sweep epoch {trainer.epoch + 1}/{epochs}",
                           disable=None if progress else True, dynamic_ncols=True):
                 trainer.train_step()
@@ -179,6 +180,9 @@ def _train(trainer: BatchedGANTrainer, members: list[SweepMember], progress: boo
             for member, row in zip(members, rows):
                 if row is not None:
                     runs.append_metrics(member.run_dir / "metrics.csv", row)
+            for member, state, count in zip(members, trainer.state, said):
+                for alarm in state.alarms[count:]:
+                    say(f"WARNING [{member.name}]: {alarm}")
             finals = [row for row in rows if row is not None]
             if finals:
                 say(f"Epoch {trainer.epoch:2d} | D loss {min(r['d_loss'] for r in finals):.3f}–"

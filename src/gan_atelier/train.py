@@ -369,15 +369,11 @@ class Trainer:
         return row
 
     def _check_d_winning(self, row: dict[str, Any]) -> None:
-        t = self.config.train
-        if self.is_vae or self.loss_pair.name not in ("ns", "saturating"):
+        if self.is_vae:
             return
-        self.d_win_streak = self.d_win_streak + 1 if row["d_loss"] < t.d_win_threshold else 0
-        if self.d_win_streak == t.d_win_epochs:
-            self.alarms.append(
-                f"D is winning: D loss < {t.d_win_threshold} for {t.d_win_epochs} epochs "
-                f"(epochs {self.epoch - t.d_win_epochs + 1}-{self.epoch}); G gets little signal"
-            )
+        self.d_win_streak, alarm = d_winning_alarm(self.d_win_streak, row, self.config.train)
+        if alarm:
+            self.alarms.append(alarm)
 
     def _check_collapse(self, row: dict[str, Any]) -> None:
         """Pixel diversity of the fixed-noise samples (see :mod:`gan_atelier.collapse`), every epoch."""
@@ -477,6 +473,22 @@ class Trainer:
             self.permutation, self.batch_index = None, 0
         else:
             self.permutation, self.batch_index = None, 0
+
+
+def d_winning_alarm(streak: int, row: dict[str, Any], t: cfg.TrainConfig) -> tuple[int, str | None]:
+    """The D-winning watch of one GAN after an epoch: ``(new streak, alarm line or None)``.
+
+    Only for the BCE objectives (``ns``, ``saturating``), whose D loss has a floor of 0 that means
+    "D separates perfectly"; LS, hinge and Wasserstein losses have other scales.
+    """
+    if t.loss not in ("ns", "saturating"):
+        return streak, None
+    streak = streak + 1 if row["d_loss"] < t.d_win_threshold else 0
+    if streak != t.d_win_epochs:
+        return streak, None
+    epoch = row["epoch"]
+    return streak, (f"D is winning: D loss < {t.d_win_threshold} for {t.d_win_epochs} epochs "
+                    f"(epochs {epoch - t.d_win_epochs + 1}-{epoch}); G gets little signal")
 
 
 def state_hash(trainer: Trainer) -> str:
