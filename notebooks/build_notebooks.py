@@ -527,6 +527,22 @@ from it.
 code('experience("mode-collapse");', 'experiment("mode-collapse");')
 
 md(r"""
+Le même détecteur surveille **votre** entraînement de la partie III : à chaque époque, la diversité
+en pixels des 64 images du bruit fixe, rapportée à celle d'images réelles (colonne `diversity` de
+`metrics.csv`, 1 = aussi variées que les vraies, 0 = la même image quel que soit z). Sous 0,02 trois
+époques de suite, l'entraînement affiche une alarme *mode collapse*.
+""", r"""
+The same detector watches **your** training from part III: every epoch, the pixel diversity of the
+64 fixed-noise images against real images (the `diversity` column of `metrics.csv`; 1 = as varied
+as real images, 0 = the same image whatever z). Below 0.02 for three epochs in a row, training
+prints a *mode collapse* alarm.
+""")
+code('''print("diversité par époque :", [round(ligne["diversity"], 3) for ligne in entrainement.trainer.history])
+print("alarmes :", entrainement.alarms or "aucune")''',
+     '''print("diversity per epoch:", [round(row["diversity"], 3) for row in run.trainer.history])
+print("alarms:", run.alarms or "none")''')
+
+md(r"""
 ### 3. Avantage par rapport au VAE
 
 Par rapport au VAE, quel est le principal avantage du GAN en termes de qualité visuelle des images
