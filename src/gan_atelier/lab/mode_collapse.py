@@ -52,13 +52,6 @@ SETTINGS = {
 }
 
 
-def histogram_entropy(counts: torch.Tensor) -> float:
-    """Entropy in nats of a class histogram (0 for one class, ln K for K even classes)."""
-    shares = counts.double() / counts.sum()
-    shares = shares[shares > 0]
-    return abs(float(-(shares * shares.log()).sum())) + 0.0  # abs and + 0.0: one class gives 0.0, not -0.0
-
-
 class CollapseMonitor:
     """on_epoch hook: the trainer's pixel diversity, and class histogram, recall and coverage of fixed noise."""
 
@@ -84,7 +77,7 @@ class CollapseMonitor:
             features = self.metrics.extract_features(images, self.classifier)
             counts = self.metrics.class_histogram(features.logits.argmax(dim=1))
             scores = self.metrics.prdc(self.real_features, features.features, real_radii=self.real_radii)
-            entry.update(histogram=counts.tolist(), entropy=histogram_entropy(counts),
+            entry.update(histogram=counts.tolist(), entropy=self.metrics.entropy_nats(counts),
                          covered=self.metrics.classes_covered(counts),
                          max_share=float(counts.max()) / float(counts.sum()),
                          recall=scores["recall"], coverage=scores["coverage"], precision=scores["precision"])
