@@ -241,7 +241,7 @@ def _drive(trainer: Trainer, run_dir: Path, state: dict | None, hooks: LoopHooks
             say(f"WARNING: {alarm}")
         run_info["alarms"] = list(tr.alarms)
         if tr.epoch % t.sample_every == 0 or tr.epoch == t.epochs:
-            save_grid(tr.fixed_grid_images(), samples / f"epoch_{tr.epoch:03d}.png")
+            save_grid(tr.fixed_grid_images(), samples / f"epoch_{tr.epoch:03d}.png", scale=config.log.image_scale)
             plot_curves(run_dir / "metrics.csv", run_dir / "curves.png", title=config.preset)
         if (t.checkpoint_every and tr.epoch % t.checkpoint_every == 0) or tr.epoch == t.epochs:
             save()
@@ -285,7 +285,7 @@ def _drive(trainer: Trainer, run_dir: Path, state: dict | None, hooks: LoopHooks
 def _finish_outputs(trainer: Trainer, run_dir: Path) -> None:
     samples = run_dir / "samples"
     if trainer.epoch > 0:
-        save_grid(trainer.fixed_grid_images(), samples / "final.png")
+        save_grid(trainer.fixed_grid_images(), samples / "final.png", scale=trainer.config.log.image_scale)
     frames = sorted(samples.glob("epoch_*.png"))
     save_gif(frames, run_dir / "progress.gif")
     if trainer.history:

@@ -24,6 +24,7 @@ LOSSES = ("ns", "saturating", "lsgan", "hinge", "wgan-gp")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 ON_NAN = ("stop", "skip")
+TENSORBOARD = ("auto", "true", "false")
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,24 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """What a run writes beside metrics.csv (nothing here changes what is trained)."""
+
+    tensorboard: str = "auto"  # one of TENSORBOARD; "auto" = write an event file when tensorboard is installed
+    every_steps: int = 50  # per-step losses in the event file every N optimizer steps (0 = off)
+    image_scale: int = 4  # grids and GIF frames enlarged N times, nearest neighbour (1 = exact 28×28 tiles)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     preset: str = "seed"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "log": LogConfig}
 CHOICES = {
     ("data", "dataset"): DATASETS,
     ("model", "name"): MODELS,
@@ -86,12 +97,13 @@ CHOICES = {
     ("train", "device"): DEVICES,
     ("train", "precision"): PRECISIONS,
     ("train", "on_nan"): ON_NAN,
+    ("log", "tensorboard"): TENSORBOARD,
 }
 # Keys that may change when a run is resumed; the rest would silently change the experiment.
 RESUMABLE_KEYS = {
     "train.epochs", "train.device", "train.sample_every", "train.checkpoint_every",
     "train.checkpoint_every_steps", "train.eval_every", "train.eval_samples", "train.threads",
-    "data.data_dir",
+    "data.data_dir", "log.tensorboard", "log.every_steps", "log.image_scale",
 }
 
 
@@ -198,6 +210,8 @@ def _coerce(dotted: str, raw: Any, field_type: str) -> Any:
                 raise ValueError
             return value
         if field_type == "str":
+            if isinstance(raw, bool) and dotted == "log.tensorboard":  # TOML: tensorboard = true
+                return "true" if raw else "false"
             if not isinstance(raw, str):
                 raise ValueError
             return raw
@@ -218,12 +232,14 @@ def validate(config: RunConfig) -> RunConfig:
     positive = {"train.epochs": t.epochs, "train.batch_size": t.batch_size,
                 "train.sample_every": t.sample_every, "train.d_steps": t.d_steps,
                 "model.latent_dim": config.model.latent_dim, "train.eval_samples": t.eval_samples,
-                "train.max_nan_skips": t.max_nan_skips, "train.d_win_epochs": t.d_win_epochs}
+                "train.max_nan_skips": t.max_nan_skips, "train.d_win_epochs": t.d_win_epochs,
+                "log.image_scale": config.log.image_scale}
     non_negative = {"data.subset": config.data.subset, "train.lr_d": t.lr_d, "train.lr_g": t.lr_g,
                     "train.checkpoint_every": t.checkpoint_every,
                     "train.checkpoint_every_steps": t.checkpoint_every_steps,
                     "train.eval_every": t.eval_every, "train.threads": t.threads,
-                    "train.gp_weight": t.gp_weight, "train.seed": t.seed}
+                    "train.gp_weight": t.gp_weight, "train.seed": t.seed,
+                    "log.every_steps": config.log.every_steps}
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"bad value {value!r} for {key}: must be > 0")

@@ -191,7 +191,8 @@ def _train(trainer: BatchedGANTrainer, members: list[SweepMember], progress: boo
             if trainer.epoch % sample_every == 0 or trainer.epoch == epochs:
                 grids = trainer.fixed_grid_images()
                 for k, member in enumerate(members):
-                    save_grid(grids[k], member.run_dir / "samples" / f"epoch_{trainer.epoch:03d}.png")
+                    save_grid(grids[k], member.run_dir / "samples" / f"epoch_{trainer.epoch:03d}.png",
+                              scale=member.config.log.image_scale)
     except KeyboardInterrupt:
         say(f"Interrupted at epoch {trainer.epoch}, batch {trainer.batch_index}: writing what exists")
         return "interrupted"
@@ -203,7 +204,8 @@ def _finish_member(trainer: BatchedGANTrainer, k: int, member: SweepMember, seco
 
     run_dir = member.run_dir
     if trainer.epoch > 0:
-        save_grid(trainer.fixed_grid_images()[k], run_dir / "samples" / "final.png")
+        save_grid(trainer.fixed_grid_images()[k], run_dir / "samples" / "final.png",
+                  scale=member.config.log.image_scale)
     save_gif(sorted((run_dir / "samples").glob("epoch_*.png")), run_dir / "progress.gif")
     if member.history:
         plot_curves(run_dir / "metrics.csv", run_dir / "curves.png", title=f"{member.config.preset} {member.name}")
