@@ -306,7 +306,8 @@ def _make_evaluator(trainer: Trainer, say):
 
 # ------------------------------------------------------------------------------ loading
 def load_generator(path: str | os.PathLike, *, device: str = "cpu", ema: bool = True) -> nn.Module:
-    """A trained generator in eval mode from a run folder, a ``.pt`` checkpoint or a ``.safetensors`` export.
+    """A trained generator in eval mode from a run folder, a ``.pt`` checkpoint, a ``.safetensors`` export
+    or a Hugging Face model folder (``export --hub``).
 
     The returned module carries ``.run_config`` (its :class:`RunConfig`).
     """
@@ -315,6 +316,10 @@ def load_generator(path: str | os.PathLike, *, device: str = "cpu", ema: bool = 
         from .export import load_safetensors_generator
 
         return load_safetensors_generator(path, device=device)
+    if path.is_dir() and (path / "config.json").is_file() and not (path / "checkpoints").is_dir():
+        from .hub import load_hub_generator
+
+        return load_hub_generator(path, device=device)
     if path.is_dir():
         checkpoint = find_latest(path / "checkpoints") if (path / "checkpoints").is_dir() else find_latest(path)
         if checkpoint is None:

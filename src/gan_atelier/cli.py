@@ -152,6 +152,15 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.hub:
+        from .hub import export_hub
+
+        if args.out:
+            raise ConfigError("give either --out (one safetensors file) or --hub (a model folder), not both")
+        path = export_hub(args.run, args.hub)
+        print(f"Exported a Hugging Face model folder to {path} "
+              f"(model.safetensors, config.json, README.md): HubGenerator.from_pretrained({str(path)!r})")
+        return 0
     from .export import export_generator
 
     path = export_generator(args.run, args.out)
@@ -191,7 +200,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a trained generator")
-    p.add_argument("run", help="a run folder, a .pt checkpoint or a .safetensors export")
+    p.add_argument("run", help="a run folder, a .pt checkpoint, a .safetensors export or a model folder")
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--out", required=True, help="grid.png or samples.npy")
     p.add_argument("--seed", type=int, default=0)
@@ -211,6 +220,8 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a run's generator as safetensors")
     p.add_argument("run", help="a run folder or checkpoint")
     p.add_argument("--out", help="output file (default RUN/generator.safetensors)")
+    p.add_argument("--hub", metavar="DIR", help="write a Hugging Face model folder instead "
+                   "(model.safetensors, config.json, README.md model card; needs gan-atelier[hub])")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("inspect-checkpoint", help="print a checkpoint's position, config and versions")
