@@ -251,7 +251,7 @@ def _drive(trainer: Trainer, run_dir: Path, state: dict | None, hooks: LoopHooks
     all_hooks = LoopHooks(on_step=[on_step, *hooks.on_step], on_epoch=[on_epoch, *hooks.on_epoch],
                           should_stop=lambda: guard.received is not None or hooks.should_stop())
     status, received = "completed", None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with guard:
         try:
             finished = run_loop(trainer, all_hooks, progress=progress)
@@ -275,6 +275,7 @@ def _drive(trainer: Trainer, run_dir: Path, state: dict | None, hooks: LoopHooks
     run_info.update(status=status, alarms=list(trainer.alarms),
                     ended=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     train_seconds=round(run_info.get("train_seconds", 0.0) + time.perf_counter() - started, 2),
+                    cpu_seconds=round(run_info.get("cpu_seconds", 0.0) + time.process_time() - cpu_started, 2),
                     epochs_done=trainer.epoch, steps_done=trainer.step)
     if received is not None:
         run_info["signal"] = signal.Signals(received).name
