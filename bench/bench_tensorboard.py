@@ -12,6 +12,11 @@ of every epoch, so each epoch's figure holds its steps, the per-step losses writ
 ``log.every_steps`` steps, the epoch row, the grid (every 5th epoch) and their event-file writes.
 The first epoch of each run is left out (it also holds the start-up: imports, data, models).
 Reported: the median CPU seconds per epoch with and without, and their ratio.
+
+``--micro`` measures the TensorBoard work alone, without training: one seed epoch's worth of writes
+(469 steps: 9 step-loss pairs at ``log.every_steps = 50``, one epoch row, a grid every 5th epoch)
+repeated 200 times, in CPU ms per epoch, and the writer thread's CPU while idle. On a shared
+machine the end-to-end ratio carries the load's noise (a few %); the micro figure does not.
 """
 
 from __future__ import annotations
@@ -42,13 +47,44 @@ def epoch_cpu_seconds(tensorboard: bool, args: argparse.Namespace, root: Path, i
     return [later - earlier for earlier, later in zip(marks, marks[1:])]
 
 
+def micro(epochs: int = 200) -> None:
+    """CPU ms of one seed epoch's TensorBoard writes, measured alone."""
+    from gan_atelier.tensorboard_log import TensorBoardLog
+    from gan_atelier.viz import make_grid
+
+    row = {"epoch": 1, "step": 469, "d_loss": 1.2, "g_loss": 0.8, "d_real": 0.6, "d_fake": 0.4, "seconds": 16.0,
+           "diversity": 0.5, "fid": None, "recall": None, "class_entropy": None, "classes_covered": None}
+    loss, images = torch.tensor(1.0), torch.rand(64, 1, 28, 28)
+    with tempfile.TemporaryDirectory(prefix="bench-tb-micro-") as folder:
+        log = TensorBoardLog(folder)
+        started = time.process_time()
+        for epoch in range(epochs):
+            for index in range(469 // 50):
+                log.step(epoch * 469 + 50 * (index + 1), {"d_loss": loss.item(), "g_loss": loss.item()})
+            log.epoch({**row, "epoch": epoch + 1, "step": (epoch + 1) * 469})
+            if epoch % 5 == 4:
+                log.grid((epoch + 1) * 469, make_grid(images))
+        log.writer.flush()
+        per_epoch = (time.process_time() - started) / epochs
+        started = time.process_time()
+        time.sleep(3.0)
+        idle = time.process_time() - started
+        log.close()
+    print(f"TensorBoard writes of one seed epoch, alone: {1000 * per_epoch:.2f} CPU ms "
+          f"(over {epochs} epochs); writer thread idle: {1000 * idle:.2f} CPU ms in 3 s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs (default 3)")
     parser.add_argument("--epochs", type=int, default=6, help="epochs per run (default 6: one grid epoch)")
     parser.add_argument("--subset", type=int, default=0, help="first N training images (default 0 = all)")
+    parser.add_argument("--micro", action="store_true", help="only the TensorBoard writes, without training")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.micro:
+        micro()
+        return 0
     samples: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="bench-tb-") as folder:
         for repeat in range(args.repeats):
