@@ -2,7 +2,8 @@
 
 Each run folder is read from what it wrote (``config.toml``, ``run.json``, ``metrics.csv``,
 ``samples/``, ``checkpoints/latest.json``, and an ``evaluation.json`` written by
-``gan-atelier evaluate RUN --json RUN/evaluation.json`` when there is one); nothing is
+``gan-atelier evaluate RUN --json RUN/evaluation.json`` or the ``scores.json`` of
+``bench/results_table.py`` when there is one); nothing is
 imported from training and no model is loaded, so thirty folders take a second or two.
 Folders that are incomplete, interrupted, crashed or written by an older version still get
 a row, with a mark saying so.
@@ -29,7 +30,9 @@ from . import __version__
 from .compare_report import EVAL_KEYS, MISSING, write_report
 from .errors import ConfigError
 
-EVALUATION_FILE = "evaluation.json"
+# Full-protocol evaluations a run folder may hold, newest convention first: `gan-atelier evaluate RUN
+# --json RUN/evaluation.json`, and the scores bench/results_table.py caches beside each run.
+EVALUATION_FILES = ("evaluation.json", "scores.json")
 
 
 @dataclass
@@ -150,16 +153,19 @@ def _read_metrics(run: RunSummary) -> None:
 
 
 def _read_evaluation(run: RunSummary) -> None:
-    """The latest evaluation: ``evaluation.json`` (full protocol) else the last in-training row."""
-    path = run.path / EVALUATION_FILE
-    if path.is_file():
+    """The latest evaluation: ``evaluation.json`` / ``scores.json`` (full protocol) else the last
+    in-training row of ``metrics.csv``."""
+    for name in EVALUATION_FILES:
+        path = run.path / name
+        if not path.is_file():
+            continue
         try:
             values = json.loads(path.read_text())
             run.evaluation = {key: float(values[key]) for key in EVAL_KEYS if key in values}
-            run.evaluation["source"] = f"{EVALUATION_FILE} (N = {values.get('n_generated', '?')})"
+            run.evaluation["source"] = f"{name} (N = {values.get('n_generated', '?')})"
             return
         except (OSError, ValueError, TypeError, AttributeError):
-            run.marks.append(f"unreadable {EVALUATION_FILE}")
+            run.marks.append(f"unreadable {name}")
     evaluated = [row for row in run.rows if not math.isnan(row.get("fid", math.nan))]
     if evaluated:
         row = evaluated[-1]
