@@ -23,6 +23,7 @@ EXTRA_COMMANDS = (
     "gan_atelier.metrics.cli",
     "gan_atelier.sweep",
     "gan_atelier.lab.cli",
+    "gan_atelier.checks.cli",
 )
 
 
