@@ -90,6 +90,22 @@ def _crash(recording: Recording, where: str, lang: str) -> str:
                line=recording.error_line or "?", where=say(where, lang))
 
 
+def _missing(recording: Recording, net: str, what: str, lang: str) -> str:
+    """Why a loss or a step of ``net`` ("d" or "g") is absent: the run crashed, or it is not written."""
+    return _crash(recording, f"where_{net}", lang) if recording.error else say(f"{net}_no_{what}", lang)
+
+
+def _losses(recording: Recording, net: str, found: dict[str, str], lang: str):
+    """(batch, event index, Backward) of D's or G's loss on each of the first epoch's batches."""
+    for index in range(1, BATCHES + 1):
+        batch = _Batch(recording, index)
+        loss = batch.d_loss() if net == "d" else batch.g_loss()
+        if loss is None:
+            found.setdefault("loss", _missing(recording, net, "loss", lang))
+            return
+        yield (batch, *loss)
+
+
 def _d_loss_mistake(batch: _Batch, backward: Backward, lang: str) -> str | None:
     fakes = batch.depends(backward, "fake")
     if not fakes:
@@ -120,14 +136,7 @@ def check_d_step(train_gan, *, lang: str = "fr", raise_on_failure: bool = True) 
     if recording is None:
         return finish(result, raise_on_failure)
     found: dict[str, str] = {}
-    for index in range(1, BATCHES + 1):
-        batch = _Batch(recording, index)
-        loss = batch.d_loss()
-        if loss is None:
-            found.setdefault("loss", _crash(recording, "where_d", lang) if recording.error
-                             else say("d_no_loss", lang))
-            break
-        position, backward = loss
+    for batch, position, backward in _losses(recording, "d", found, lang):
         mistake = _d_loss_mistake(batch, backward, lang)
         if mistake:
             found.setdefault("loss", mistake)
@@ -135,8 +144,7 @@ def check_d_step(train_gan, *, lang: str = "fr", raise_on_failure: bool = True) 
             found.setdefault("detach", say("d_no_detach", lang, norm=_norm(backward.generator_grads)))
         step = batch.step_after("D", position)
         if step is None:
-            found.setdefault("step", _crash(recording, "where_d", lang) if recording.error
-                             else say("d_no_step", lang))
+            found.setdefault("step", _missing(recording, "d", "step", lang))
             continue
         gap = _gap(step[1].grads, backward.discriminator_grads)
         if gap > 1e-4:
@@ -171,14 +179,7 @@ def check_g_step(train_gan, *, lang: str = "fr", raise_on_failure: bool = True) 
     if recording is None:
         return finish(result, raise_on_failure)
     found: dict[str, str] = {}
-    for index in range(1, BATCHES + 1):
-        batch = _Batch(recording, index)
-        loss = batch.g_loss()
-        if loss is None:
-            found.setdefault("loss", _crash(recording, "where_g", lang) if recording.error
-                             else say("g_no_loss", lang))
-            break
-        position, backward = loss
+    for batch, position, backward in _losses(recording, "g", found, lang):
         mistake = _g_loss_mistake(batch, backward, lang)
         if mistake:
             found.setdefault("loss", mistake)
@@ -186,8 +187,7 @@ def check_g_step(train_gan, *, lang: str = "fr", raise_on_failure: bool = True) 
             found.setdefault("attached", say("g_detached", lang))
         step = batch.step_after("G", position)
         if step is None:
-            found.setdefault("step", _crash(recording, "where_g", lang) if recording.error
-                             else say("g_no_step", lang))
+            found.setdefault("step", _missing(recording, "g", "step", lang))
         elif _gap(step[1].grads, backward.generator_grads) > 1e-4:
             found.setdefault("zero_grad", say("g_no_zero_grad", lang,
                                               gap=_gap(step[1].grads, backward.generator_grads)))
