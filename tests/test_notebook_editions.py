@@ -101,6 +101,14 @@ def test_student_edition_has_todos_checks_answers_and_experiments(name):
     assert sum("experiment" in t for t in tags) == 8  # the seven lab experiments and the 2-D scenario
 
 
+@pytest.mark.parametrize("language", [0, 1])
+def test_student_experiment_cells_are_the_instructors(language):
+    """What lets the student executions below leave them out: test_notebooks.py runs these very cells."""
+    instructor, student = (_cells(PAIRS[edition][language]) for edition in ("instructor", "student"))
+    shared = [_text(c) for c in instructor if "experiment" in c["metadata"].get("tags", [])]
+    assert shared == [_text(c) for c in student if "experiment" in c["metadata"].get("tags", [])]
+
+
 def test_filling_the_solutions_gives_back_the_tps_code():
     student = "".join(_text(c) for c in _cells("tp_mlp_gan_etudiant.ipynb") if c["cell_type"] == "code")
     filled = fill(student)
@@ -134,7 +142,9 @@ def _student(name: str, overrides: dict[str, str] | None = None, drop_tag: str |
 
 @pytest.mark.slow
 def test_student_notebook_with_the_solutions_passes_every_check(tmp_path, monkeypatch):
-    notebook = _student("tp_mlp_gan_etudiant.ipynb")
+    # The experiment cells are left out: they are the same source as the instructor edition's,
+    # which test_notebooks.py executes (with them, this test took 136 s instead of ~20 s).
+    notebook = _student("tp_mlp_gan_etudiant.ipynb", drop_tag="experiment")
     _execute(notebook, tmp_path, monkeypatch)
     checks = [c for c in notebook.cells if "check" in c.metadata.get("tags", [])]
     printed = "".join(o.get("text", "") for c in checks for o in c.outputs)
