@@ -161,6 +161,14 @@ def test_an_unfinished_todo_is_reported_as_such(tmp_path):
     assert result.mistakes == ["train_gan is not complete yet: TODO: D step"]
 
 
+def test_an_unwritten_model_is_reported_as_such(tmp_path):
+    source = _edit(("        self.model = nn.Sequential(\n            nn.Linear(latent_dim, 256),",
+                    "        raise NotImplementedError('TODO (generator)')\n        self.model = nn.Sequential(\n"
+                    "            nn.Linear(latent_dim, 256),"))
+    result = checks.check_generator(_namespace(source, tmp_path)["Generator"], lang="en", raise_on_failure=False)
+    assert result.mistakes == ["Generator is not complete yet: TODO (generator)"]
+
+
 def test_the_recorded_d_loss_is_the_closed_form(tmp_path):
     """L_D = mean softplus(−ℓ_real) + mean softplus(ℓ_fake): 2 ln 2 at zero logits."""
     recording = record_training(_namespace(REFERENCE, tmp_path)["train_gan"])

@@ -50,6 +50,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_callable": (
         "{name} n'est pas une fonction : passez la fonction `train_gan` elle-même (TP III)",
         "{name} is not a function: pass the `train_gan` function itself (TP III)"),
+    "todo_model": (
+        "{name} n'est pas encore complet : {error}",
+        "{name} is not complete yet: {error}"),
     "todo": (
         "train_gan n'est pas encore complète : {error}",
         "train_gan is not complete yet: {error}"),
