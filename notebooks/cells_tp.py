@@ -85,7 +85,7 @@ import torch.nn.functional as F
 import numpy as np
 from torch.utils.data import DataLoader, TensorDataset
 from matplotlib import pyplot as plt
-from tqdm.auto import trange, tqdm
+from tqdm import trange, tqdm  # ⟨le TP : tqdm.notebook, qui demande ipywidgets‖the lab: tqdm.notebook, which needs ipywidgets⟩
 
 from gan_atelier import make_grid  # ⟨comme torchvision.utils.make_grid (images dans [0, 1])‖like torchvision.utils.make_grid (images in [0, 1])⟩
 from gan_atelier.checks import check_d_step, check_discriminator, check_g_step, check_generator, check_training
