@@ -9,7 +9,7 @@ from ..checks.script import run_checks
 from ..errors import CheckFailed
 
 
-def register(subparsers) -> None: -> None:
+def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "check", help="check a student's TP script (Generator, Discriminator, train_gan) and name its mistakes",
         description="Runs gan_atelier.checks on the TP's names defined in FILE, without running its "
