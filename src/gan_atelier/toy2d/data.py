@@ -60,9 +60,10 @@ class ToyDataset:
             return None
         return mixture_density(points, self.centres, math.sqrt(self.sigma ** 2 + smoothing ** 2))
 
-    def extent(self, margin: float = 0.6) -> tuple[float, float, float, float]:
-        """A square (xmin, xmax, ymin, ymax) holding the data with ``margin`` around it."""
+    def extent(self, margin: float | None = None) -> tuple[float, float, float, float]:
+        """A square (xmin, xmax, ymin, ymax) holding the data with ``margin`` (default 0.5 + 3σ) around it."""
         cloud = self.centres if self.centres is not None else self.points
+        margin = margin if margin is not None else 0.5 + 3 * (self.sigma if self.centres is not None else NOISE)
         low, high = cloud.min(dim=0).values, cloud.max(dim=0).values
         centre, half = (low + high) / 2, float((high - low).max()) / 2 + margin
         return (float(centre[0]) - half, float(centre[0]) + half, float(centre[1]) - half, float(centre[1]) + half)

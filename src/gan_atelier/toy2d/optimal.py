@@ -63,7 +63,8 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> float:
     Each density is renormalised to sum 1 over the grid (the mass outside the grid is dropped);
     0 log 0 = 0.
     """
-    p, q = p.double() / p.sum(), q.double() / q.sum()
+    p, q = p.double(), q.double()
+    p, q = p / p.sum(), q / q.sum()
     m = (p + q) / 2
 
     def kl_to_m(a: torch.Tensor) -> torch.Tensor:
@@ -94,7 +95,8 @@ def ideal_d_loss(js: float) -> float:
 def expected_d_loss(d_probability: torch.Tensor, p_data: torch.Tensor, p_g: torch.Tensor) -> float:
     """L_D = −∫ p_data log D − ∫ p_g log(1 − D), integrated on the grid (densities renormalised)."""
     d = d_probability.double().clamp(1e-12, 1 - 1e-12)
-    p, q = p_data.double() / p_data.sum(), p_g.double() / p_g.sum()
+    p, q = p_data.double(), p_g.double()
+    p, q = p / p.sum(), q / q.sum()
     return float(-(p * d.log()).sum() - (q * (1 - d).log()).sum())
 
 
