@@ -135,7 +135,8 @@ class Game:
         import copy
 
         twin = Game(config, self.dataset, copy.deepcopy(self.generator), copy.deepcopy(self.discriminator))
-        twin.d_optimizer.load_state_dict(self.d_optimizer.state_dict())
+        if config.optimizer == self.config.optimizer:  # an optimizer's state only fits its own kind
+            twin.d_optimizer.load_state_dict(self.d_optimizer.state_dict())
         twin.step, twin.history = self.step, [dict(r) for r in self.history]
         twin.noise.set_state(self.noise.get_state())
         return twin

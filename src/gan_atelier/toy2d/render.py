@@ -74,6 +74,8 @@ def _curves(axes, history: list[dict], snapshots: list[Snapshot], total_steps: i
             losses.plot(steps, _moving([r["g_loss"] for r in history], window), color="tab:red", lw=1, label="G loss")
         probs.plot(steps, _moving([r["d_real"] for r in history], window), color="darkgreen", lw=1, label="D(x)")
         probs.plot(steps, _moving([r["d_fake"] for r in history], window), color="purple", lw=1, label="D(G(z))")
+    values = [r[k] for r in history for k in ("d_loss", "g_loss") if math.isfinite(r[k])]
+    losses.set_ylim(max(-3.0, min([0.0, *values])), 3.0)  # the first steps' spikes would hide 2 ln 2 and ln 2
     losses.axhline(2 * LN2, color="tab:blue", ls="--", lw=0.7)
     losses.axhline(LN2, color="tab:red", ls="--", lw=0.7)
     losses.text(0, 2 * LN2, "2 ln 2", fontsize=6, va="bottom")
@@ -114,7 +116,8 @@ def draw_frame(path: Path, snapshot: Snapshot, history: list[dict], snapshots: l
             figure.add_subplot(grid[1, 1]), figure.add_subplot(grid[1, 2])]
     js_text = "" if math.isnan(snapshot.js) else f", JS {snapshot.js:.3f}"
     modes_text = "" if snapshot.modes is None else f", modes {snapshot.modes}/{modes_max}"
-    _plane(plane, snapshot, extent, f"{title} — step {snapshot.step}{js_text}{modes_text}")
+    d_range = f", D ∈ [{float(snapshot.d_map.min()):.2f}, {float(snapshot.d_map.max()):.2f}]"
+    _plane(plane, snapshot, extent, f"{title} — step {snapshot.step}{js_text}{modes_text}{d_range}")
     _curves(axes, history[: snapshot.step] if history else [], [s for s in snapshots if s.step <= snapshot.step],
             total_steps, modes_max)
     figure.subplots_adjust(left=0.04, right=0.98, top=0.93, bottom=0.07)

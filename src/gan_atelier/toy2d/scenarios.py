@@ -150,7 +150,7 @@ def write_outputs(context: Context, name: str, numbers: dict[str, Any], lines: l
     command = f"gan-atelier lab toy2d --scenario {name} --seed {context.seed}" + (" --quick" if context.quick else "")
     if context.steps is not None:
         command += f" --steps {context.steps}"
-    body = "".join(line + ("\n" if line.startswith("| ") and line.endswith("|") else "\n\n") for line in lines)
+    body = "".join(line + ("\n" if line.startswith("|") and line.endswith("|") else "\n\n") for line in lines)
     text = [f"# toy2d — {name}: {SCENARIOS[name]}", "", f"`{command}`", "", body.rstrip("\n"), "",
             f"CPU time: {numbers['cpu_seconds']:.1f} s (one thread). Frames: {len(frames)}"
             + (f", GIF `{gif.name}`" if gif else "") + (f", MP4 `{mp4.name}`" if mp4 else "") + ".", ""]
