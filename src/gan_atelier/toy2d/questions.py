@@ -188,7 +188,8 @@ def d_loss(context: Context):
         numbers[label]["map_saturated_share"] = round(float(((d_map < 0.02) | (d_map > 0.98)).float().mean()), 3)
     fair, wins = numbers["fair"], numbers["D wins"]
     lines = [f"Fair game: D loss {fair['d_loss']:.3f} over the last tenth (2 ln 2 = {2 * LN2:.3f}), D(x) {fair['d_real']:.3f}, "
-             f"D(G(z)) {fair['d_fake']:.3f}, JS {fair['js']:.3f}, {fair['modes_covered']}/8 modes; "
+             f"D(G(z)) {fair['d_fake']:.3f}, JS {fair['js']:.3f} (so 2 ln 2 − 2 JS = {2 * LN2 - 2 * fair['js']:.3f}), "
+             f"{fair['modes_covered']}/8 modes; "
              f"{fair['map_saturated_share']:.0%} of the map is saturated (D < 0.02 or > 0.98).",
              f"D wins: D loss {wins['d_loss']:.4f}, D(x) {wins['d_real']:.3f}, D(G(z)) {wins['d_fake']:.4f}, "
              f"JS {wins['js']:.3f}; {wins['map_saturated_share']:.0%} of the map saturated. A D loss near 0 means D "
@@ -219,7 +220,9 @@ def mode_collapse(context: Context):
     lines = [f"Healthy (Adam 1e-3 / 1e-3): modes covered over time {healthy['modes_over_time']}, final "
              f"{healthy['modes_covered']}/8, JS {healthy['js']:.3f}.",
              f"Collapse (D 1e-4, G 5e-3): {collapse['modes_over_time']}, final {collapse['modes_covered']}/8, "
-             f"JS {collapse['js']:.3f}.",
+             f"JS {collapse['js']:.3f}. Its D loss is {collapse['d_loss']:.3f} (2 ln 2 = {2 * LN2:.3f}), D(x) "
+             f"{collapse['d_real']:.3f}, D(G(z)) {collapse['d_fake']:.3f}: a D loss at 2 ln 2 does not mean G is right "
+             "when D is too slow to tell (here D learns 50× slower than G).",
              f"Collapse detector (fakes' pixel diversity / real, alarm below 0.02 for 3 snapshots): healthy "
              f"{healthy['diversity_ratio_last']:.3f}, collapse {collapse['diversity_ratio_last']:.3f} (min "
              f"{collapse['diversity_ratio_min']:.3f}); alarms: {len(collapse['detector_alarms'])}. "
