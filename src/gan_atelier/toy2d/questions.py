@@ -106,9 +106,9 @@ def learning_rate(context: Context):
     lines = ["| Adam lr (D and G) | diagnosis | swing of the D loss, 2nd half | modes covered over time | JS at end | max ‖fake‖∞ |",
              "|---|---|---|---|---|---|"]
     for label, n in numbers.items():
-        lines.append(f"| {label[3:]} | {n['diagnosis']} | {n['d_loss_swing']:.3f} | {n['modes_over_time']} | "
+        lines.append(f"| {label[3:]} | {n['diagnosis']} | {n['d_loss_swing']:.3g} | {n['modes_over_time']} | "
                      f"{_fmt(n['js'])} | {n['max_abs_fake']:.3g} |")
-    lines += ["The swing is the standard deviation of the D loss averaged over 25 steps (minibatch noise removed). "
+    lines += ["", "The swing is the standard deviation of the D loss averaged over 25 steps (minibatch noise removed). "
               "The Dirac-GAN scenario gives the closed form: each simultaneous step multiplies the distance to "
               "the equilibrium by √(1 + h²a²), so the damage grows with the square of the rate."]
     return numbers, lines, recordings["lr 0.03"].frames, _compare(context, recordings, "learning_rates")
