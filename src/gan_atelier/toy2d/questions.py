@@ -154,7 +154,7 @@ def detach(context: Context):
         recordings[label] = record(context, game, steps, label.replace(", ", "_").replace(" ", ""), label,
                                    frames=(label == "no-detach, leaking"))
         numbers[label] = run_numbers(recordings[label])
-    same = max(float((a - b).abs().max()) for a, b in zip(recordings["detach"].game.generator.parameters(),
+    same = max(float((a - b).detach().abs().max()) for a, b in zip(recordings["detach"].game.generator.parameters(),
                                                             recordings["no-detach, cleared"].game.generator.parameters()))
     numbers["max_param_diff_detach_vs_cleared"] = same
     numbers["cpu_ratio_cleared_vs_detach"] = round(recordings["no-detach, cleared"].cpu_seconds / recordings["detach"].cpu_seconds, 3)

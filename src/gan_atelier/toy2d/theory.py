@@ -87,6 +87,10 @@ def _dirac_frame(path, field, runs: dict, upto: int, lr: float, total: int):
     return path
 
 
+def _complex(value: complex) -> str:
+    return f"{value.real + 0.0:.3g}{value.imag + 0.0:+.3g}i"
+
+
 def dirac(context: Context):
     """Mescheder et al. 2018's Dirac-GAN with the TP's minimax losses, from (θ, ψ) = (1, 1), h = 0.2."""
     lr, steps, penalty = 0.2, context.n_steps(300, 30), 1.0
@@ -100,8 +104,8 @@ def dirac(context: Context):
         norms = np.linalg.norm(points, axis=1)
         numbers[label] = {"start_norm": round(float(norms[0]), 4), "end_norm": float(f"{norms[-1]:.4g}"),
                           "max_norm": round(float(norms.max()), 4)}
-    numbers["eigenvalues_J"] = [str(np.round(v, 4)) for v in np.linalg.eigvals(dirac_game.jacobian())]
-    numbers["eigenvalues_J_penalty"] = [str(np.round(v, 4)) for v in np.linalg.eigvals(dirac_game.jacobian(penalty))]
+    numbers["eigenvalues_J"] = [_complex(v) for v in np.linalg.eigvals(dirac_game.jacobian())]
+    numbers["eigenvalues_J_penalty"] = [_complex(v) for v in np.linalg.eigvals(dirac_game.jacobian(penalty))]
     numbers["spectral_radius"] = {label: round(dirac_game.spectral_radius(dirac_game.step_matrix(
         lr, "alternating" if label == "alternating" else "simultaneous", penalty if "penalty" in label else 0.0)), 6)
         for label in runs}
@@ -114,8 +118,8 @@ def dirac(context: Context):
         for index, upto in enumerate(sorted({round(k * steps / count) for k in range(1, count + 1)})):
             frames.append(_dirac_frame(context.out_dir / "frames_dirac" / f"frame_{index:04d}.png", field, runs, upto, lr, steps))
     radius, doubling = numbers["spectral_radius"], numbers["steps_to_double"]
-    lines = [f"J at the equilibrium: eigenvalues {numbers['eigenvalues_J']} (purely imaginary: a rotation); with the "
-             f"penalty γ = {penalty}: {numbers['eigenvalues_J_penalty']} (negative real parts).",
+    lines = [f"J at the equilibrium: eigenvalues {', '.join(numbers['eigenvalues_J'])} (purely imaginary: a rotation); with the "
+             f"penalty γ = {penalty}: {', '.join(numbers['eigenvalues_J_penalty'])} (negative real parts).",
              f"Spectral radius of one linearised step at h = {lr}: simultaneous {radius['simultaneous']:.6f} (> 1), "
              f"alternating {radius['alternating']:.6f} (= 1), simultaneous + penalty {radius['simultaneous + penalty']:.6f} (< 1).",
              f"‖(θ, ψ)‖ from {numbers['simultaneous']['start_norm']:.3f} after {steps} steps: simultaneous "
