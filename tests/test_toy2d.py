@@ -61,21 +61,23 @@ def test_loss_at_the_optimal_d_is_2ln2_minus_2js():
 
 
 def test_trained_d_converges_to_the_optimal_d(one_thread):
-    """D alone against a fixed Gaussian G (Adam 1e-2 decaying, batches of 512, 600 steps).
+    """D alone against a fixed Gaussian G (Adam 1e-2 decaying linearly, batches of 512, 1000 steps).
 
-    Tolerance: |D − D*| ≤ 0.1 everywhere p_data + p_g exceeds 2 % of its maximum, ≤ 0.03 on
-    average there. Where the densities are low, few samples land per step, so D's estimate of the
-    local class ratio is noisy (a few hundredths) and the MLP's smoothness bias shows at the edges;
-    outside the mask D* is set by almost no data and D is free. The converged loss, integrated on
-    the grid, is within 0.015 of 2 ln 2 − 2 JS (it can only be above: D* minimises it)."""
+    Tolerance: |D − D*| ≤ 0.1 everywhere p_data + p_g exceeds 2 % of its maximum, ≤ 0.02 on
+    average there (measured over seeds 0–2: max 0.053–0.081, mean 0.009–0.014; after only 100
+    steps: max 0.33, mean 0.036, so the test can fail). Near the 2 % edge few samples land per
+    batch, so D's estimate of the local ratio p_data/(p_data + p_g) is noisy by a few hundredths
+    and the MLP's smooth fit shows; outside the mask D* rests on almost no data. The loss,
+    integrated on the grid, is at most 0.003 above 2 ln 2 − 2 JS (measured ≤ 0.001; 0.009 after
+    100 steps), and not below it beyond rounding: D* minimises it."""
     dataset, generator = three_gaussians(), fixed_gaussian_generator()
     torch.manual_seed(0)
-    game = Game(GameConfig(lr_d=1e-2, batch_size=512, train_generator=False, lr_decay_steps=600), dataset,
+    game = Game(GameConfig(lr_d=1e-2, batch_size=512, train_generator=False, lr_decay_steps=1000), dataset,
                 generator, MLPDiscriminator())
-    game.play(600)
+    game.play(1000)
     result = compare_with_optimum(game.discriminator, dataset, generator, Grid((-4, 4, -4, 4), resolution=100))
-    assert result["max_abs_gap"] <= 0.1 and result["mean_abs_gap"] <= 0.03, result
-    assert result["ideal_d_loss"] - 1e-3 <= result["trained_d_loss_on_grid"] <= result["ideal_d_loss"] + 0.015, result
+    assert result["max_abs_gap"] <= 0.1 and result["mean_abs_gap"] <= 0.02, result
+    assert result["ideal_d_loss"] - 1e-4 <= result["trained_d_loss_on_grid"] <= result["ideal_d_loss"] + 0.003, result
 
 
 @pytest.mark.parametrize("penalty", [0.0, 1.0])
