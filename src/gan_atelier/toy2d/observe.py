@@ -53,6 +53,8 @@ class Observer:
     def warped_lines(self, lines: int = 9, points: int = 41) -> list[torch.Tensor]:
         generator = self.game.generator
         values, along = torch.linspace(-2, 2, lines), torch.linspace(-2, 2, points)
+        if generator.noise_dim == 1:  # 1-D noise: G's manifold is one curve
+            return [generator(along[:, None])]
         result = []
         for axis in (0, 1):
             for value in values:
