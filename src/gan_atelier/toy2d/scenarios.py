@@ -5,7 +5,7 @@
 scenario       TP question   what it shows
 =============  ============  ===========================================================
 saturating     Q1.1          log(1 − D(G(z))): G's arrows vanish once D wins; −log D does not
-learning-rate  Q2.1          Adam 1e-3 / 1e-2 / 1e-1 on the ring: stable, oscillating, diverging
+learning-rate  Q2.1          Adam 1e-3 / 3e-2 / 1e-1 on the ring: stable, oscillating, diverging
 detach         Q3.1          ``.detach()``: G's gradient after D's backward, the crash, the leak
 d-loss         final Q1      D loss around 2 ln 2 in a fair game; D wins (loss → 0, map saturated)
 mode-collapse  final Q2      G 50× faster than D collapses onto 0–2 modes; a fair game covers 8

@@ -10,7 +10,7 @@ from .data import ToyDataset
 from .game import GameConfig
 from .models import LinearGenerator
 from .optimal import Grid, expected_d_loss, ideal_d_loss, js_divergence, optimal_discriminator
-from .render import _pyplot, _save_compact
+from .render import new_figure, save_compact
 from .scenarios import Context, build_game, record, run_numbers
 
 DENSITY_FLOOR = 0.02  # compare D with D* where p_data + p_g exceeds 2 % of its maximum on the grid
@@ -63,8 +63,8 @@ def optimal_d(context: Context):
 
 
 def _dirac_frame(path, field, runs: dict, upto: int, lr: float, total: int):
-    plt = _pyplot()
-    figure, (plane, norms) = plt.subplots(1, 2, figsize=(10, 4.6), dpi=80, gridspec_kw={"width_ratios": [1.2, 1]})
+    figure = new_figure(figsize=(10, 4.6), dpi=80)
+    plane, norms = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
     plane.quiver(*field, color="0.6", angles="xy")
     colors = {"simultaneous": "tab:red", "alternating": "tab:blue", "simultaneous + penalty": "tab:green"}
     for label, points in runs.items():
@@ -81,9 +81,8 @@ def _dirac_frame(path, field, runs: dict, upto: int, lr: float, total: int):
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close(figure)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save_compact(buffer.getvalue(), path)
+    save_compact(buffer.getvalue(), path)
     return path
 
 
