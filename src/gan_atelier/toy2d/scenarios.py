@@ -49,7 +49,10 @@ FRAMES_FULL, FRAMES_QUICK = 24, 4
 
 @dataclass
 class Toy2DResult:
-    """What a scenario leaves: ``summary`` (its numbers), ``summary_path``, ``frames``, ``gif``, ``figure_path``."""
+    """What a scenario leaves: ``summary`` (its numbers), ``summary_path``, ``frames`` (PNG paths),
+    ``gif`` (None without frames), ``figure_path`` (the last frame; the comparison figure when frames
+    are off), ``comparison_path`` (the runs' last planes side by side, None for single-run scenarios)
+    and ``mp4`` (None unless ffmpeg is on the PATH)."""
 
     name: str
     out_dir: Path
@@ -59,6 +62,7 @@ class Toy2DResult:
     gif: Path | None = None
     figure_path: Path | None = None
     mp4: Path | None = None
+    comparison_path: Path | None = None
 
 
 @dataclass
@@ -146,19 +150,25 @@ def write_outputs(context: Context, name: str, numbers: dict[str, Any], lines: l
     out = context.out_dir
     gif = save_gif(frames, out / f"{name}.gif") if frames else None
     mp4 = save_mp4(frames, out / f"{name}.mp4") if frames else None
-    figure = figure if figure is not None else (frames[-1] if frames else None)
+    comparison = figure if figure is not None and figure not in frames else None
+    figure = frames[-1] if frames else comparison
     command = f"gan-atelier lab toy2d --scenario {name} --seed {context.seed}" + (" --quick" if context.quick else "")
     if context.steps is not None:
         command += f" --steps {context.steps}"
+    if context.dataset and name == "play":
+        command += f" --dataset {context.dataset}"
+    if context.quick:
+        lines = ["*Quick run: a few steps to check the pipeline; the numbers below do not answer the question.*", *lines]
     body = "".join(line + ("\n" if line.startswith("|") and line.endswith("|") else "\n\n") for line in lines)
     text = [f"# toy2d — {name}: {SCENARIOS[name]}", "", f"`{command}`", "", body.rstrip("\n"), "",
             f"CPU time: {numbers['cpu_seconds']:.1f} s (one thread). Frames: {len(frames)}"
-            + (f", GIF `{gif.name}`" if gif else "") + (f", MP4 `{mp4.name}`" if mp4 else "") + ".", ""]
+            + (f", GIF `{gif.name}`" if gif else "") + (f", MP4 `{mp4.name}`" if mp4 else "")
+            + (f", comparison `{comparison.name}`" if comparison else "") + ".", ""]
     summary_path = out / "summary.md"
     summary_path.write_text("\n".join(text), encoding="utf-8")
     payload = {"scenario": name, "seed": context.seed, "quick": context.quick, "numbers": numbers}
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-    return Toy2DResult(name, out, numbers, summary_path, frames, gif, figure, mp4)
+    return Toy2DResult(name, out, numbers, summary_path, frames, gif, figure, mp4, comparison)
 
 
 def run_scenario(name: str, *, out_dir, steps: int | None = None, seed: int = 0, quick: bool = False,
