@@ -78,6 +78,10 @@ def _curves(axes, history: list[dict], snapshots: list[Snapshot], total_steps: i
     losses.axhline(LN2, color="tab:red", ls="--", lw=0.7)
     losses.text(0, 2 * LN2, "2 ln 2", fontsize=6, va="bottom")
     losses.text(0, LN2, "ln 2", fontsize=6, va="bottom")
+    if any(r["g_loss"] < 0 for r in history):  # the saturating G loss log(1 − D) is −ln 2 at D ≡ ½
+        losses.set_ylim(min(-1.0, losses.get_ylim()[0]), 3.0)
+        losses.axhline(-LN2, color="tab:red", ls=":", lw=0.7)
+        losses.text(0, -LN2, "−ln 2", fontsize=6, va="bottom")
     probs.axhline(0.5, color="black", ls="--", lw=0.7)
     probs.set_ylim(0, 1)
     marks = [s.step for s in snapshots]
