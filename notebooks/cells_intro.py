@@ -265,12 +265,9 @@ instead of covering them all (other scenarios: `saturating`, `learning-rate`, `d
 """)
 
 code(r'''
-try:
-    from gan_atelier.toy2d import run_scenario
-except ImportError:  # ⟨paquet antérieur à la section 2-D‖a package older than the 2-D section⟩
-    print("⟨gan_atelier.toy2d absent de cette version du paquet : section 2-D sautée‖gan_atelier.toy2d is not in this version of the package: 2-D section skipped⟩")
-else:
-    toy_result = run_scenario("mode-collapse", out_dir=f"{OUT}/toy2d/mode-collapse", quick=QUICK or TINY)
-    display(Image(filename=str(toy_result.figure_path)))
-    print(toy_result.summary)
+from gan_atelier.toy2d import run_scenario
+
+toy_result = run_scenario("mode-collapse", out_dir=f"{OUT}/toy2d/mode-collapse", quick=QUICK or TINY)
+display(Image(filename=str(toy_result.figure_path)))
+print(toy_result.summary)
 ''', tags=("experiment", "toy2d"))
