@@ -252,7 +252,7 @@ gaussiennes, $G$ transforme un bruit en points, $D$ colore le plan selon qu'il y
 En 2-D on *voit* tout : la densité de $G$, la frontière de $D$, et ce qui se passe quand le jeu
 déraille. Le scénario `mode-collapse` montre $G$ qui couvre d'abord une seule tache, puis saute d'une
 tache à l'autre au lieu de les couvrir toutes (d'autres scénarios : `saturating`, `learning-rate`,
-`detach`, `d-wins`, `optimal-d`, `dirac`).
+`detach`, `d-loss`, `optimal-d`, `dirac`).
 """, r"""
 ### 1.2 The game in two dimensions
 
@@ -260,7 +260,7 @@ Before images, the same game on **points in the plane**: the "real data" are a f
 turns noise into points, $D$ colours the plane by whether it believes them (real) or not. In 2-D we
 *see* everything: G's density, D's boundary, and what happens when the game goes wrong. The
 `mode-collapse` scenario shows $G$ covering a single blob at first, then jumping from blob to blob
-instead of covering them all (other scenarios: `saturating`, `learning-rate`, `detach`, `d-wins`,
+instead of covering them all (other scenarios: `saturating`, `learning-rate`, `detach`, `d-loss`,
 `optimal-d`, `dirac`).
 """)
 

@@ -8,7 +8,7 @@
 Modules: ``data`` (2-D data sets, densities, modes covered), ``models`` (MLP and linear G, MLP D),
 ``game`` (the training loop), ``optimal`` (D*, JS on a grid), ``dirac`` (the Dirac-GAN),
 ``observe`` / ``render`` (frames, GIF, MP4), ``scenarios`` / ``questions`` / ``theory`` (one
-scenario per TP question), ``cli``. Imported lazily, so the ``gan-atelier`` parser stays light.
+scenario per TP question); its options live in ``gan_atelier.cli.lab_toy2d``. Imported lazily, so the ``gan-atelier`` parser stays light.
 """
 
 __all__ = ["SCENARIOS", "Toy2DResult", "run_scenario"]

@@ -17,7 +17,7 @@ from .data import get_dataset
 from .game import GameConfig, gradient_vector
 from .optimal import LN2
 from .render import draw_planes
-from .scenarios import Context, build_game, record, run_numbers
+from .recording import Context, build_game, record, run_numbers
 
 FAIR = dict(lr_d=1e-3, lr_g=1e-3)  # Adam, β = (0.5, 0.999): covers the 8 modes in ~1000 steps
 

@@ -11,7 +11,7 @@ from .game import GameConfig
 from .models import LinearGenerator
 from .optimal import Grid, expected_d_loss, ideal_d_loss, js_divergence, optimal_discriminator
 from .render import new_figure, save_compact
-from .scenarios import Context, build_game, record, run_numbers
+from .recording import Context, build_game, record, run_numbers
 
 DENSITY_FLOOR = 0.02  # compare D with D* where p_data + p_g exceeds 2 % of its maximum on the grid
 
