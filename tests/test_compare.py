@@ -17,7 +17,7 @@ from PIL import Image
 
 from gan_atelier import cli, get_config, train
 from gan_atelier.compare import compare, read_run
-from gan_atelier.train import LoopHooks
+from gan_atelier.training import LoopHooks
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,7 @@ def test_cli_export_sample_and_evaluate_source_accept_the_folder(trained, tmp_pa
     assert cli.main(["sample", str(out), "--n", "8", "--out", str(tmp_path / "s.npy")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"),
                                   sample(load_generator(trained), 8, seed=0)[:, 0].numpy())
-    from gan_atelier.metrics.cli import load_source_images  # what `gan-atelier evaluate DIR` reads
+    from gan_atelier.cli.evaluate import load_source_images  # what `gan-atelier evaluate DIR` reads
 
     torch.testing.assert_close(load_source_images(str(out), 8), sample(load_generator(trained), 8, seed=0),
                                rtol=0, atol=0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_atelier import tensorboard_log
+from gan_atelier.run import tensorboard as tensorboard_log
 from gan_atelier.errors import ConfigError
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")

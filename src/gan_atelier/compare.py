@@ -16,7 +16,6 @@ coverage, alarms and status. :mod:`gan_atelier.compare_report` writes it as ``co
 
 from __future__ import annotations
 
-import argparse
 import csv
 import fcntl
 import json
@@ -217,18 +216,3 @@ def compare(paths: list[str | Path], out: str | Path) -> dict[str, Path]:
     if not runs:
         raise ConfigError(f"none of the {len(paths)} folder(s) given is a run folder (no config.toml or run.json)")
     return write_report(runs, differing_settings(runs), Path(out), skipped)
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    written = compare(args.runs, args.out)
-    print(f"Compared {written['count']} run(s): " + ", ".join(str(written[k]) for k in ("md", "csv", "html")))
-    for path in written.get("skipped", []):
-        print(f"skipped {path}: not a run folder")
-    return 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("compare", help="put run folders side by side (Markdown, CSV, HTML)")
-    p.add_argument("runs", nargs="+", help="run folders (a shell glob such as runs/* works)")
-    p.add_argument("--out", required=True, help="folder for compare.md, compare.csv and compare.html")
-    p.set_defaults(func=cmd_compare)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .checkpoint import atomic_write_bytes, atomic_write_text
+from .files import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:  # the reader imports this module, never the other way round
     from .compare import RunSummary

@@ -71,7 +71,7 @@ if PyTorchModelHubMixin is not None:
             self.generator, _ = build_models(config)
             self.run_config = config
             self.latent_dim = config.model.latent_dim
-            self.conditional = bool(getattr(self.generator, "conditional", False))
+            self.conditional = bool(self.generator.conditional)
 
         def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
             return generate_images(self.generator, z, labels)  # (B, 1, 28, 28) in [0, 1]
@@ -88,7 +88,7 @@ def export_hub(run: str | os.PathLike, out: str | os.PathLike) -> Path:
     ``out`` must not exist or be empty; the folder is written beside it and renamed into place.
     """
     _require_hub()
-    from .api import load_generator
+    from .inference import load_generator
     from .hub_card import model_card
 
     run, out = Path(run), Path(out)

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 EPOCH_PREFIX, STEP_PREFIX, FINAL_PREFIX = "epoch/", "step/", "final/"
 GRID_TAG = "samples/fixed_noise"
@@ -105,6 +105,39 @@ class TensorBoardLog:
     def close(self) -> None:
         self.writer.flush()
         self.writer.close()
+
+
+FINAL_COLUMNS = ("d_loss", "g_loss", "d_real", "d_fake", "diversity", "fid", "recall", "class_entropy",
+                 "classes_covered")
+
+
+def open_for_run(run_dir: Path, config_dict: dict[str, Any], step: int, resumed: bool) -> "RunTensorBoard | None":
+    """The run's event file when ``log.tensorboard`` asks for one (None otherwise)."""
+    if not wanted(config_dict["log"]["tensorboard"]):
+        return None
+    return RunTensorBoard(run_dir, config_dict, purge_step=step + 1 if resumed else None)
+
+
+class RunTensorBoard(TensorBoardLog):
+    """:class:`TensorBoardLog` fed by the run driver's outputs (:class:`gan_atelier.run.outputs.RunOutputs`)."""
+
+    def __init__(self, run_dir: Path, config_dict: dict[str, Any], *, purge_step: int | None):
+        super().__init__(run_dir, purge_step=purge_step)
+        self.settings = flat_settings(config_dict)
+        self.every_steps = int(config_dict["log"]["every_steps"])
+
+    def on_result(self, result, trainer) -> None:
+        """A loop hook: one step's losses every ``log.every_steps`` steps (one host sync then)."""
+        if self.every_steps and trainer.step % self.every_steps == 0:
+            self.step(trainer.step, {"d_loss": result.d_loss.item(), "g_loss": result.g_loss.item()})
+
+    def finish(self, history: list[dict[str, Any]], step: int) -> None:
+        """The config and the final metrics (last epoch row, latest evaluation) as hparams; close."""
+        final: dict[str, float] = {}
+        for row in history:  # later rows override: the latest value of each column
+            final.update({k: row[k] for k in FINAL_COLUMNS if isinstance(row.get(k), (int, float))})
+        self.hparams(self.settings, final, step)
+        self.close()
 
 
 def flat_settings(config_dict: dict[str, Any]) -> dict[str, Any]:
