@@ -14,6 +14,7 @@ import torch
 
 from gan_atelier import cli, get_config, load_generator, sample, train
 from gan_atelier.errors import CheckpointError
+from gan_atelier.inference import export_hub
 
 hub = pytest.importorskip("gan_atelier.hub")
 pytest.importorskip("huggingface_hub")
@@ -30,7 +31,7 @@ def trained(tmp_path_factory) -> Path:
 
 
 def test_export_writes_the_mixin_layout_and_a_model_card(trained, tmp_path):
-    out = hub.export_hub(trained, tmp_path / "model")
+    out = export_hub(trained, tmp_path / "model")
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "grid.png", "model.safetensors"]
     config = json.loads((out / "config.json").read_text())
     assert config["format"] == "gan-atelier-generator" and config["run_config"]["preset"] == "dry-run"
@@ -43,7 +44,7 @@ def test_export_writes_the_mixin_layout_and_a_model_card(trained, tmp_path):
 
 
 def test_from_pretrained_offline_gives_the_same_samples_bit_for_bit(trained, tmp_path):
-    out = hub.export_hub(trained, tmp_path / "model")
+    out = export_hub(trained, tmp_path / "model")
     expected = sample(load_generator(trained), 32, seed=7)  # the EMA generator, as load_generator picks
     # A fresh interpreter with the Hub switched off: the loading code of the model card, verbatim.
     script = ("import sys, numpy, os; from gan_atelier import sample; from gan_atelier.hub import HubGenerator\n"
@@ -76,7 +77,7 @@ def test_conditional_generator_round_trip(tmp_path):
     config = get_config("dry-run", {"model.name": "cgan", "train.epochs": 1, "data.subset": 128,
                                     "log.tensorboard": "false"})
     run = train(config, tmp_path / "cgan", dry_run=True, progress=False, verbose=False, handle_signals=False)
-    out = hub.export_hub(run.run_dir, tmp_path / "model")
+    out = export_hub(run.run_dir, tmp_path / "model")
     loaded = hub.HubGenerator.from_pretrained(out)
     assert loaded.conditional and not loaded.training
     labels = torch.arange(20) % 10
@@ -92,7 +93,7 @@ def _one_line_error(args, capsys) -> tuple[int, str]:
 
 
 def test_corrupted_or_foreign_folders_get_one_line_errors(trained, tmp_path, capsys):
-    out = hub.export_hub(trained, tmp_path / "model")
+    out = export_hub(trained, tmp_path / "model")
     weights = (out / "model.safetensors").read_bytes()
     (out / "model.safetensors").write_bytes(weights[: len(weights) // 2])  # truncated download
     code, err = _one_line_error(["sample", str(out), "--out", str(tmp_path / "a.npy")], capsys)
@@ -114,7 +115,7 @@ def test_corrupted_or_foreign_folders_get_one_line_errors(trained, tmp_path, cap
         hub.load_hub_generator(foreign)
 
     wrong = tmp_path / "wrong"  # our format, but the weights of another architecture
-    hub.export_hub(trained, wrong)
+    export_hub(trained, wrong)
     config = json.loads((wrong / "config.json").read_text())
     config["run_config"]["model"]["name"] = "dcgan"
     (wrong / "config.json").write_text(json.dumps(config))

@@ -116,9 +116,13 @@ FORBIDDEN = {
     "run": {"sweep", "lab", "cli"},
     "sweep": {"lab", "cli"},
     "lab": {"cli"},
+    "hub": {"training", "run", "sweep", "lab", "cli", "inference", "metrics"},
+    "hub_card": {"*"},
+    "compare": {"training", "run", "sweep", "lab", "cli", "models", "inference", "hub", "metrics"},
+    "compare_report": {"training", "run", "sweep", "lab", "cli", "models", "inference", "hub", "metrics"},
 }
 ALLOWED_LEAVES = {"config": {"errors", "objectives"}, "objectives": {"errors"}, "files": {"errors"},
-                  "errors": set()}
+                  "errors": set(), "hub_card": {"config", "errors", "objectives"}}
 
 
 def room(name: str) -> str:

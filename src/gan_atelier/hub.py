@@ -9,7 +9,8 @@ with ``save_pretrained`` and reads with ``from_pretrained``::
                             license, the three lines that load it
     DIR/grid.png            the run's final fixed-noise grid, shown by the card
 
-The folder can be pushed to the Hub as is; here everything stays offline (``HF_HUB_OFFLINE=1``
+Written by :func:`gan_atelier.inference.export_hub`, read by :func:`load_hub_generator` (which
+``gan_atelier.inference.load_generator`` calls for such a folder). The folder can be pushed to the Hub as is; here everything stays offline (``HF_HUB_OFFLINE=1``
 works, a local folder never touches the network). huggingface_hub is an optional extra
 (``pip install gan-atelier[hub]``), imported only here.
 """
@@ -82,22 +83,19 @@ else:
     HubGenerator = None
 
 
-def export_hub(run: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Write ``run``'s generator (EMA copy when present, as ``load_generator``) as a model folder.
+def write_model_folder(generator: nn.Module, run_dir: Path, out: Path) -> Path:
+    """Write ``generator`` (with its ``.run_config``, as ``load_generator`` returns it) as a model folder,
+    its card read from ``run_dir``'s files (:func:`gan_atelier.inference.export_hub` is the entry point).
 
     ``out`` must not exist or be empty; the folder is written beside it and renamed into place.
     """
     _require_hub()
-    from .inference import load_generator
     from .hub_card import model_card
 
-    run, out = Path(run), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunDirError(f"{out} already exists and is not an empty folder; choose another --hub folder")
-    generator = load_generator(run)
     hub_generator = HubGenerator(run_config=cfg.to_dict(generator.run_config))
     hub_generator.generator.load_state_dict(generator.state_dict())
-    run_dir = run if run.is_dir() else run.parent.parent  # RUN/checkpoints/step_*.pt → RUN
     staging = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     try:

@@ -2,6 +2,8 @@
 
 * :func:`load_generator` — from a run folder, a ``.pt`` checkpoint or a ``.safetensors`` export;
 * :func:`sample` — ``n`` images ``(n, 1, 28, 28)`` in [0, 1] from seeded CPU noise;
+* :func:`export_hub` — a Hugging Face model folder (:mod:`gan_atelier.hub`), which
+  :func:`load_generator` reads back;
 * :func:`write_generator` — the one ``safetensors`` layout (weights only, the resolved config as
   JSON in the metadata, so the generator is rebuilt without trusting any pickled object), used
   by ``gan-atelier export`` and by every sweep member; :func:`export_generator` wraps it.
@@ -97,6 +99,15 @@ def export_generator(run: str | os.PathLike, out: str | os.PathLike | None = Non
     run = Path(run)
     out = Path(out) if out else (run if run.is_dir() else run.parent) / "generator.safetensors"
     return write_generator(generator, generator.run_config, out)
+
+
+def export_hub(run: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """``gan-atelier export RUN --hub DIR``: the run's (EMA) generator as a Hugging Face model folder."""
+    from .hub import write_model_folder  # the optional huggingface_hub, imported only here
+
+    run = Path(run)
+    run_dir = run if run.is_dir() else run.parent.parent  # RUN/checkpoints/step_*.pt → RUN
+    return write_model_folder(load_generator(run), run_dir, Path(out))
 
 
 def load_safetensors_generator(path: str | os.PathLike, device: str = "cpu") -> nn.Module:

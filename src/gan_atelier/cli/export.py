@@ -9,7 +9,7 @@ import argparse
 def cmd_export(args: argparse.Namespace) -> int:
     if args.hub:
         from ..errors import ConfigError
-        from ..hub import export_hub
+        from ..inference import export_hub
 
         if args.out:
             raise ConfigError("give either --out (one safetensors file) or --hub (a model folder), not both")
