@@ -25,7 +25,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     """Real run folders: two presets, an interrupted one, and doctored copies (older, crashed)."""
     root = tmp_path_factory.mktemp("compare")
     quiet = dict(dry_run=True, progress=False, verbose=False, handle_signals=False)
-    base = {"train.epochs": 2, "data.subset": 256, "log.tensorboard": "false"}
+    base = {"train.epochs": 2, "data.subset": 256, "log.tensorboard": "false", "train.sample_every": 2}
     train(get_config("dry-run", base), root / "dry", **quiet)
     train(get_config("quick", {**base, "train.lr": 1e-3}), root / "quick-lr", **quiet)
     stop = LoopHooks(should_stop=lambda: bool(stopper["trainer"]) and stopper["trainer"].epoch >= 1)
