@@ -12,6 +12,7 @@ API simply raises. The codes are documented in the README:
  5    unusable checkpoint (corrupt, untrusted, wrong version)
  6    training stopped on a non-finite loss
  7    file system error while writing (disk full, unwritable folder)
+ 8    data-parallel job failed: a rank died, hung, or could not join
 130   interrupted by SIGINT (a checkpoint was written)
 143   terminated by SIGTERM (a checkpoint was written)
 ====  ===========================================================
@@ -60,3 +61,9 @@ class WriteError(GanAtelierError, OSError):
     """Writing an output failed (disk full, read-only or unwritable folder)."""
 
     exit_code = 7
+
+
+class DistributedError(GanAtelierError, RuntimeError):
+    """Data-parallel training failed: a rank died or hung (collective timeout), or could not join."""
+
+    exit_code = 8
