@@ -1,0 +1,168 @@
+"""``gan-atelier train`` under data parallelism, through the real command line, CPU and gloo.
+
+Each scenario starts real processes (``python -m gan_atelier train --dry-run``: synthetic data,
+the TP's MLP, 512 images, global batch 64, 8 steps per epoch, 2 epochs, one thread each):
+
+1. ``torchrun --standalone --nproc_per_node=2``: one complete run folder, written by rank 0
+   alone, with the world size, backend and devices in ``run.json``; this is also the reference;
+2. two ranks started by hand (so each one's exit code is visible), SIGTERM to rank 1 only after
+   step 5 (mid-epoch): both exit 143 after the same step, and there is exactly one checkpoint;
+3. the interrupted run resumed at world size 2: its final checkpoint is **bitwise** equal to
+   the uninterrupted one (G, D, both Adam states) and so are the metrics rows;
+4. the interrupted run resumed in one process (in this test process): a warning, and training
+   continues from the same global sample count to the same number of steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_atelier.checkpoint import find_latest, load_checkpoint
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+ARGS = ["--dry-run", "--no-progress", "--set", "train.batch_size=64", "--set", "train.checkpoint_every=0",
+        "--set", "train.sample_every=1", "--set", "train.threads=1"]
+STEPS = 16  # 512 images / 64 per global batch × 2 epochs
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    environment.update(PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **extra)
+    return environment
+
+
+def _ranks(arguments: list[str], world: int = 2, timeout: float = 240, **extra: str) -> list[subprocess.CompletedProcess]:
+    """``world`` ranks of ``python -m gan_atelier train …`` with torchrun's variables set by hand."""
+    port = str(_free_port())
+    processes = []
+    for rank in range(world):
+        environment = _environment(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port, **extra)
+        processes.append(subprocess.Popen([sys.executable, "-m", "gan_atelier", "train", *arguments],
+                                          env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True))
+    deadline = time.monotonic() + timeout
+    results = []
+    for process in processes:
+        try:
+            stdout, stderr = process.communicate(timeout=max(deadline - time.monotonic(), 1))
+        except subprocess.TimeoutExpired:
+            for other in processes:
+                other.kill()
+            raise
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return results
+
+
+def _weights(run_dir: Path) -> dict:
+    state = load_checkpoint(find_latest(run_dir / "checkpoints"))
+    return {key: state[key] for key in ("generator", "discriminator", "optimizer_g", "optimizer_d")}, state
+
+
+def _assert_bitwise_equal(left, right, path: str = "") -> None:
+    if isinstance(left, torch.Tensor):
+        assert torch.equal(left, right), path
+    elif isinstance(left, dict):
+        assert left.keys() == right.keys(), path
+        for key in left:
+            _assert_bitwise_equal(left[key], right[key], f"{path}.{key}")
+    elif isinstance(left, (list, tuple)):
+        assert len(left) == len(right), path
+        for index, (a, b) in enumerate(zip(left, right)):
+            _assert_bitwise_equal(a, b, f"{path}[{index}]")
+    else:
+        assert left == right, path
+
+
+def _rows(run_dir: Path) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in load_checkpoint(
+        find_latest(run_dir / "checkpoints"))["history"]]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Scenario 1 (torchrun) and scenario 2 (SIGTERM to rank 1), side by side."""
+    root = tmp_path_factory.mktemp("ddp")
+    reference, interrupted = root / "reference", root / "interrupted"
+    torchrun = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "gan_atelier", "train", *ARGS, "--run-dir", str(reference)],
+        env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stopped = _ranks([*ARGS, "--run-dir", str(interrupted)], GAN_ATELIER_DEBUG_SIGNAL_AT="5:TERM:1")
+    stdout, stderr = torchrun.communicate(timeout=240)
+    return {"reference": reference, "interrupted": interrupted, "root": root,
+            "torchrun": subprocess.CompletedProcess(torchrun.args, torchrun.returncode, stdout, stderr),
+            "stopped": stopped}
+
+
+def test_torchrun_writes_one_complete_run_folder(runs):
+    result, run_dir = runs["torchrun"], runs["reference"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("config.toml", "run.json", "metrics.csv", "progress.gif", "curves.png",
+                 "samples/epoch_001.png", "samples/epoch_002.png", "samples/final.png"):
+        assert (run_dir / name).is_file(), name
+    assert len(list((run_dir / "checkpoints").glob("step_*.pt"))) == 1
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "completed" and info["steps_done"] == STEPS
+    assert info["distributed"]["world_size"] == 2 and info["distributed"]["backend"] == "gloo"
+    assert info["distributed"]["launcher"] == "torchrun" and len(info["distributed"]["devices"]) == 2
+    assert result.stdout.count("Epoch  2 |") == 1  # one rank prints the epoch lines
+    assert result.stdout.count("Run folder:") == 1
+    lines = (run_dir / "metrics.csv").read_text().strip().splitlines()
+    assert len(lines) == 3  # header + 2 epochs, written once
+
+
+def test_sigterm_to_one_rank_stops_all_after_the_same_step(runs):
+    zero, one = runs["stopped"]
+    assert (zero.returncode, one.returncode) == (143, 143), (zero.stderr[-2000:], one.stderr[-2000:])
+    run_dir = runs["interrupted"]
+    assert len(list((run_dir / "checkpoints").glob("step_*.pt"))) == 1  # rank 0 alone saved, once
+    state = load_checkpoint(find_latest(run_dir / "checkpoints"))
+    assert state["position"]["step"] == 5 and state["position"]["in_epoch"]
+    assert state["distributed"]["world_size"] == 2 and len(state["distributed"]["ranks"]) == 2
+    noise = [rank["noise"] for rank in state["distributed"]["ranks"]]
+    assert not torch.equal(noise[0], noise[1])  # training noise differs per rank
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert one.stdout == ""  # rank 1 prints nothing but errors
+    assert "Stopped at epoch 0, batch 5" in zero.stdout
+
+
+def test_resume_at_world_two_is_bitwise_equal_to_uninterrupted(runs):
+    copy = runs["root"] / "resumed-2"
+    shutil.copytree(runs["interrupted"], copy)
+    results = _ranks(["--resume", str(copy), "--no-progress"])
+    assert [r.returncode for r in results] == [0, 0], results[0].stderr[-3000:] + results[1].stderr[-3000:]
+    resumed, _ = _weights(copy)
+    reference, _ = _weights(runs["reference"])
+    _assert_bitwise_equal(resumed, reference)
+    assert _rows(copy) == _rows(runs["reference"])
+
+
+def test_resume_at_another_world_size_warns_and_keeps_the_sample_count(runs):
+    from gan_atelier.run import train
+
+    copy = runs["root"] / "resumed-1"
+    shutil.copytree(runs["interrupted"], copy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train(run_dir=copy, resume=True, progress=False, verbose=False)
+    assert any("resumed on 1" in str(w.message) and "320 samples" in str(w.message) for w in caught), \
+        [str(w.message) for w in caught]
+    assert run.status == "completed" and run.trainer.step == STEPS and run.trainer.epoch == 2
