@@ -142,11 +142,13 @@ def init_distributed(device: str = "auto", *, timeout_s: float = DEFAULT_TIMEOUT
     if use_cuda:
         if not torch.cuda.is_available():
             raise ConfigError("train.device='cuda' but no CUDA device is available; use auto or cpu")
-        if launch.local_rank >= torch.cuda.device_count():
-            raise ConfigError(f"local rank {launch.local_rank} but only {torch.cuda.device_count()} CUDA "
-                              f"devices on this node: start at most that many processes per node")
-        torch.cuda.set_device(launch.local_rank)
-        target, backend = torch.device("cuda", launch.local_rank), "nccl"
+        visible = torch.cuda.device_count()
+        index = 0 if visible == 1 else launch.local_rank  # one GPU per task (srun --gpus-per-task=1)
+        if index >= visible:
+            raise ConfigError(f"local rank {launch.local_rank} but only {visible} CUDA devices visible "
+                              f"on this node: start at most that many processes per node")
+        torch.cuda.set_device(index)
+        target, backend = torch.device("cuda", index), "nccl"
     else:
         target, backend = torch.device("cpu"), "gloo"
     store_url = f"tcp://{launch.master_addr}:{launch.master_port}"
