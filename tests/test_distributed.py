@@ -4,7 +4,7 @@ The central check: two ranks, each with its share of a global batch B and gradie
 :func:`sync_gradients`, end k optimizer steps with the same weights as one process on batch B —
 for the TP's MLP (BCE), a WGAN-GP critic (double backward) and a zero-centred R1 penalty on the
 reals — including a short last batch whose shards differ in size and one where a rank's share is
-empty. Tolerances: the synced gradients within 1e-5 of the reference's (relative L2, every step);
+empty (3 steps). Tolerances: the synced gradients within 1e-5 of the reference's (relative L2, every step);
 the weights after k Adam steps within 1 % of the largest move of a weight (Adam divides by
 √v, which magnifies float rounding on near-zero gradients); the measured errors are printed
 (pytest -s). A negative control (plain averaging over ranks instead of
@@ -35,7 +35,7 @@ from gan_atelier.training.distributed import (DistributedContext, StopAgreement,
 
 GRADIENT_TOLERANCE = 1e-5  # ‖Δg‖ / ‖g‖ at every step, D and G
 WEIGHT_TOLERANCE = 1e-2  # max |Δw| after k steps, as a fraction of the largest move of a weight
-BATCHES = (8, 8, 5, 1)  # global batch 8; a short batch of 5 (shards 2 and 3) and of 1 (one empty shard)
+BATCHES = (8, 5, 1)  # global batch 8; a short batch of 5 (shards 2 and 3) and of 1 (one empty shard)
 CASES = ("mlp-bce", "wgan-gp", "r1")
 
 
@@ -109,8 +109,16 @@ def _child(target, rank: int, world: int, port: int, out: Path) -> None:
     os._exit(code)  # skip pytest's atexit machinery inherited through fork
 
 
+def _warm_up() -> None:
+    """Pay the one-off imports here, once, not in every forked rank (the first optimizer imports
+    torch._dynamo: seconds on a loaded machine)."""
+    make_adam([torch.nn.Parameter(torch.zeros(1))], 1e-3, (0.5, 0.999), torch.device("cpu"))
+    import gan_atelier.training  # noqa: F401
+
+
 def _spawn(target, tmp_path: Path, world: int = 2, timeout: float = 120) -> list[dict]:
     """Fork ``world`` ranks running ``target(context, tmp_path)``; return each rank's JSON report."""
+    _warm_up()
     port = _free_port()
     forked = multiprocessing.get_context("fork")
     processes = [forked.Process(target=_child, args=(target, rank, world, port, tmp_path)) for rank in range(world)]
@@ -196,12 +204,14 @@ def _equivalence_ranks(context: DistributedContext, out: Path) -> dict:
     report = {}
     for case in CASES:
         parallel, parallel_gradients = _train(case, context)
-        plain, _ = _train(case, context, plain_average=True)
+        plain, _ = _train(case, context, plain_average=True) if case == "mlp-bce" else (None, None)
         if context.is_main:  # the world-1 reference, computed by rank 0 alone (no collectives)
             reference, reference_gradients = _train(case, single)
             report[case] = {"gradient_error": _gradient_error(parallel_gradients, reference_gradients),
-                            "error": _max_error(parallel, reference), "plain_average_error": _max_error(plain, reference),
+                            "error": _max_error(parallel, reference),
                             "moved": _max_error(reference, _initial_weights())}
+            if plain is not None:
+                report[case]["plain_average_error"] = _max_error(plain, reference)
         else:
             report[case] = {}
         # the ranks' copies are identical, bit for bit
@@ -231,8 +241,32 @@ def test_two_ranks_equal_one_process_on_the_global_batch(tmp_path):
         result = main[case]
         assert result["gradient_error"] <= GRADIENT_TOLERANCE, (case, result)
         assert result["error"] <= WEIGHT_TOLERANCE * result["moved"], (case, result)
-        assert result["plain_average_error"] > 10 * WEIGHT_TOLERANCE * result["moved"], (case, result)  # control
+        if "plain_average_error" in result:  # the control: plain averaging misses the short batches
+            assert result["plain_average_error"] > 10 * WEIGHT_TOLERANCE * result["moved"], (case, result)
         assert result["moved"] > 1e-4  # Adam at lr 2e-4 moved the weights: the comparison is not vacuous
+
+
+def _nonfinite_agreement(context: DistributedContext) -> list[str]:
+    """A NaN loss on rank 1 only: both ranks stop (on_nan=stop) — or skip the same step (skip)."""
+    from gan_atelier import config as cfg
+    from gan_atelier.data import synthetic_split
+    from gan_atelier.errors import NonFiniteLossError
+    from gan_atelier.training import Trainer, data_parallel
+
+    outcomes = []
+    for on_nan in ("stop", "skip"):
+        config = cfg.apply_overrides(cfg.get_config("dry-run"), {"train.batch_size": "16", "train.on_nan": on_nan})
+        trainer = Trainer(config, synthetic_split(64), "cpu", rank=context.rank)
+        data_parallel.attach(trainer, context)
+        if context.rank == 1:
+            with torch.no_grad():
+                trainer.discriminator.model[-1].bias.fill_(float("nan"))  # rank 1's D: NaN logits
+        try:
+            result = trainer.train_step()
+            outcomes.append(f"{on_nan}: step {trainer.step} {'skipped' if result is None else 'applied'}")
+        except NonFiniteLossError as error:
+            outcomes.append(f"{on_nan}: stopped, {'another rank' if 'another rank' in str(error) else 'here'}")
+    return outcomes
 
 
 def _agreement_and_death(context: DistributedContext, out: Path) -> dict:
@@ -269,6 +303,7 @@ def _agreement_and_death(context: DistributedContext, out: Path) -> dict:
     somewhere.grad = torch.full((2,), 4.0) if context.is_main else None
     sync_gradients([nowhere, somewhere], context)
     report["missing"] = [nowhere.grad is None, somewhere.grad.tolist()]
+    report["nonfinite"] = _nonfinite_agreement(context)
     # one rank dies: the other's next collective fails with a clear error, not a hang
     if context.rank == 1:
         (out / "rank1.json").write_text(json.dumps({"ok": True, "result": report}))
@@ -293,6 +328,8 @@ def test_stop_agreement_and_a_dead_rank(tmp_path):
     assert zero["every_3"] == one["every_3"] == [None, None, signal.SIGINT]
     assert zero["grad_is_sum_of_weighted"] and one["grad_is_sum_of_weighted"]
     assert zero["missing"] == one["missing"] == [True, [2.0, 2.0]]  # (4 + 0) / 2
+    assert zero["nonfinite"] == ["stop: stopped, another rank", "skip: step 1 skipped"]
+    assert one["nonfinite"] == ["stop: stopped, here", "skip: step 1 skipped"]
     print(f"\nstop agreement: {zero['agreement_us']:.0f} µs per step; TP gradient all-reduce (2.9 M floats, "
           f"gloo, 2 ranks): {zero['gradient_sync_ms']:.1f} ms per step; dead rank noticed in "
           f"{zero['death_seconds']:.2f} s")

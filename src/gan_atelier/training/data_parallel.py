@@ -191,16 +191,24 @@ def describe(context: DistributedContext) -> dict[str, Any]:
 
 
 class AgreedStop:
-    """``should_stop`` for the loop: a signal to any rank stops all ranks after the same step."""
+    """``should_stop`` for the loop: a signal to any rank stops all ranks after the same step.
 
-    def __init__(self, guard, trainer: "Trainer", context: DistributedContext, every: int = 1):
-        self.guard, self.trainer = guard, trainer
+    ``local_stop``: the user's own ``should_stop`` (a notebook hook), agreed on like a signal.
+    After a stop, :attr:`signal` is the signal all ranks stop on (None for a user's stop).
+    """
+
+    USER_STOP = 1  # the flag's value for a local_stop() request (SIGHUP, 1, is not handled)
+
+    def __init__(self, guard, trainer: "Trainer", context: DistributedContext, local_stop=None, every: int = 1):
+        self.guard, self.trainer, self.local_stop = guard, trainer, local_stop or (lambda: False)
         self.agreement = StopAgreement(context, every)
         self.signal: int | None = None
 
     def __call__(self) -> bool:
-        self.signal = self.agreement.agreed_signal(self.guard.received, self.trainer.step)
-        return self.signal is not None
+        local = self.guard.received or (self.USER_STOP if self.local_stop() else None)
+        agreed = self.agreement.agreed_signal(local, self.trainer.step)
+        self.signal = agreed if agreed not in (None, self.USER_STOP) else None
+        return agreed is not None
 
 
 def warn_on_main(context: DistributedContext, message: str | None) -> None:
