@@ -1,6 +1,6 @@
 """Typed configuration: frozen dataclasses, named presets, TOML files and checked overrides.
 
-Standard library only. A run is described by one :class:`RunConfig` made of one dataclass per
+Standard library only (``python -c "import gan_atelier.config"`` needs no torch). A run is described by one :class:`RunConfig` made of one dataclass per
 concern. Presets are small named values built from the defaults; the defaults *are* the TP
 (``seed`` preset). Overrides such as ``--set train.lr=1e-3`` are parsed against the field's
 type, and an unknown section, key or bad value raises :class:`ConfigError` naming the valid
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .objectives import LOSSES  # the one list of loss names (torch-free)
 
 DATASETS = ("fashion-mnist", "mnist")
 MODELS = ("mlp", "dcgan", "cgan", "vae")
-LOSSES = ("ns", "saturating", "lsgan", "hinge", "wgan-gp")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 ON_NAN = ("stop", "skip")
@@ -295,7 +295,10 @@ def dumps_toml(config: RunConfig) -> str:
         lines.append("")
         lines.append(f"[{section_name}]")
         for f in fields(SECTIONS[section_name]):
-            lines.append(f"{f.name} = {_toml_value(getattr(getattr(config, section_name), f.name))}")
+            line = f"{f.name} = {_toml_value(getattr(getattr(config, section_name), f.name))}"
+            if section_name == "train" and f.name in _EFFECTIVE and not getattr(config.train, f.name):
+                line += f"  # 0 = use lr: {_toml_value(_EFFECTIVE[f.name](config))} in effect"
+            lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -309,8 +312,15 @@ def _toml_value(value: Any) -> str:
 
 
 def lr_d(config: RunConfig) -> float:
+    """D's learning rate in effect: ``train.lr_d``, or ``train.lr`` when it is 0."""
     return config.train.lr_d or config.train.lr
 
 
 def lr_g(config: RunConfig) -> float:
+    """G's learning rate in effect: ``train.lr_g``, or ``train.lr`` when it is 0."""
     return config.train.lr_g or config.train.lr
+
+
+# Keys whose stored 0 means "use train.lr": config.toml shows the rate in effect beside them (a TOML
+# comment, so the file still loads back to the same config and a later --set train.lr still applies).
+_EFFECTIVE = {"lr_d": lr_d, "lr_g": lr_g}
