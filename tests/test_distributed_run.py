@@ -1,12 +1,14 @@
 """``gan-atelier train`` under data parallelism, through the real command line, CPU and gloo.
 
-Each scenario starts real processes (``python -m gan_atelier train --dry-run``: synthetic data,
-the TP's MLP, 512 images, global batch 64, 8 steps per epoch, 2 epochs, one thread each):
+Each scenario runs ``gan-atelier train --dry-run`` on two ranks (synthetic data, the TP's MLP,
+256 images, global batch 64, 4 steps per epoch, 2 epochs, one thread each). Scenario 1 starts
+real processes through torchrun; the others fork this process (torch already imported), with
+torchrun's variables set by hand so that each rank's exit code and output are visible:
 
 1. ``torchrun --standalone --nproc_per_node=2``: one complete run folder, written by rank 0
    alone, with the world size, backend and devices in ``run.json``; this is also the reference;
-2. two ranks started by hand (so each one's exit code is visible), SIGTERM to rank 1 only after
-   step 5 (mid-epoch): both exit 143 after the same step, and there is exactly one checkpoint;
+2. SIGTERM to rank 1 only after step 3 (mid-epoch): both exit 143 after the same step, and
+   there is exactly one checkpoint;
 3. the interrupted run resumed at world size 2: its final checkpoint is **bitwise** equal to
    the uninterrupted one (G, D, both Adam states) and so are the metrics rows;
 4. the interrupted run resumed in one process (in this test process): a warning, and training
@@ -31,9 +33,10 @@ import torch
 from gan_atelier.checkpoint import find_latest, load_checkpoint
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-ARGS = ["--dry-run", "--no-progress", "--set", "train.batch_size=64", "--set", "train.checkpoint_every=0",
-        "--set", "train.sample_every=1", "--set", "train.threads=1"]
-STEPS = 16  # 512 images / 64 per global batch × 2 epochs
+ARGS = ["--dry-run", "--no-progress", "--set", "data.subset=256", "--set", "train.batch_size=64",
+        "--set", "train.checkpoint_every=0", "--set", "train.sample_every=1", "--set", "train.threads=1"]
+STEPS = 8  # 256 images / 64 per global batch × 2 epochs
+STOP_AT = 3  # mid-epoch 1
 
 
 def _free_port() -> int:
@@ -48,26 +51,62 @@ def _environment(**extra: str) -> dict[str, str]:
     return environment
 
 
-def _ranks(arguments: list[str], world: int = 2, timeout: float = 240, **extra: str) -> list[subprocess.CompletedProcess]:
-    """``world`` ranks of ``python -m gan_atelier train …`` with torchrun's variables set by hand."""
+def _rank_main(arguments: list[str], environment: dict[str, str], log: Path) -> None:
+    """A forked rank: the command line's ``main``, its output in ``log.out``/``log.err``, its exit code."""
+    code = 1
+    try:
+        os.environ.clear()
+        os.environ.update(environment)
+        for fd, suffix in ((1, ".out"), (2, ".err")):
+            target = os.open(str(log) + suffix, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(target, fd)
+        sys.stdout, sys.stderr = os.fdopen(1, "w", buffering=1), os.fdopen(2, "w", buffering=1)
+        from gan_atelier.cli import main
+
+        code = main(["train", *arguments])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _ranks(arguments: list[str], log: Path, world: int = 2, timeout: float = 240,
+           **extra: str) -> list[subprocess.CompletedProcess]:
+    """``world`` ranks of ``gan-atelier train …``, forked from this process (torch already imported:
+    seconds cheaper than new interpreters), with torchrun's variables set by hand."""
+    import multiprocessing
+
+    import gan_atelier.run  # noqa: F401  (imported once, here, before forking)
+    from gan_atelier.speed import make_adam
+
+    make_adam([torch.nn.Parameter(torch.zeros(1))], 1e-3, (0.5, 0.999), torch.device("cpu"))  # torch._dynamo
     port = str(_free_port())
+    forked = multiprocessing.get_context("fork")
     processes = []
     for rank in range(world):
         environment = _environment(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                                    MASTER_ADDR="127.0.0.1", MASTER_PORT=port, **extra)
-        processes.append(subprocess.Popen([sys.executable, "-m", "gan_atelier", "train", *arguments],
-                                          env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True))
+        process = forked.Process(target=_rank_main, args=(arguments, environment, log.with_name(f"{log.name}{rank}")))
+        process.start()
+        processes.append(process)
     deadline = time.monotonic() + timeout
     results = []
-    for process in processes:
-        try:
-            stdout, stderr = process.communicate(timeout=max(deadline - time.monotonic(), 1))
-        except subprocess.TimeoutExpired:
+    for rank, process in enumerate(processes):
+        process.join(max(deadline - time.monotonic(), 1))
+        if process.is_alive():
             for other in processes:
                 other.kill()
-            raise
-        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+            raise TimeoutError(f"rank {rank} did not finish in {timeout} s")
+        base = log.with_name(f"{log.name}{rank}")
+        results.append(subprocess.CompletedProcess(arguments, process.exitcode,
+                                                   Path(str(base) + ".out").read_text(),
+                                                   Path(str(base) + ".err").read_text()))
     return results
 
 
@@ -105,7 +144,8 @@ def runs(tmp_path_factory):
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "gan_atelier", "train", *ARGS, "--run-dir", str(reference)],
         env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stopped = _ranks([*ARGS, "--run-dir", str(interrupted)], GAN_ATELIER_DEBUG_SIGNAL_AT="5:TERM:1")
+    stopped = _ranks([*ARGS, "--run-dir", str(interrupted)], root / "stopped",
+                     GAN_ATELIER_DEBUG_SIGNAL_AT=f"{STOP_AT}:TERM:1")
     stdout, stderr = torchrun.communicate(timeout=240)
     return {"reference": reference, "interrupted": interrupted, "root": root,
             "torchrun": subprocess.CompletedProcess(torchrun.args, torchrun.returncode, stdout, stderr),
@@ -135,19 +175,19 @@ def test_sigterm_to_one_rank_stops_all_after_the_same_step(runs):
     run_dir = runs["interrupted"]
     assert len(list((run_dir / "checkpoints").glob("step_*.pt"))) == 1  # rank 0 alone saved, once
     state = load_checkpoint(find_latest(run_dir / "checkpoints"))
-    assert state["position"]["step"] == 5 and state["position"]["in_epoch"]
+    assert state["position"]["step"] == STOP_AT and state["position"]["in_epoch"]
     assert state["distributed"]["world_size"] == 2 and len(state["distributed"]["ranks"]) == 2
     noise = [rank["noise"] for rank in state["distributed"]["ranks"]]
     assert not torch.equal(noise[0], noise[1])  # training noise differs per rank
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
     assert one.stdout == ""  # rank 1 prints nothing but errors
-    assert "Stopped at epoch 0, batch 5" in zero.stdout
+    assert f"Stopped at epoch 0, batch {STOP_AT}" in zero.stdout
 
 
 def test_resume_at_world_two_is_bitwise_equal_to_uninterrupted(runs):
     copy = runs["root"] / "resumed-2"
     shutil.copytree(runs["interrupted"], copy)
-    results = _ranks(["--resume", str(copy), "--no-progress"])
+    results = _ranks(["--resume", str(copy), "--no-progress"], runs["root"] / "resumed")
     assert [r.returncode for r in results] == [0, 0], results[0].stderr[-3000:] + results[1].stderr[-3000:]
     resumed, _ = _weights(copy)
     reference, _ = _weights(runs["reference"])
@@ -163,6 +203,6 @@ def test_resume_at_another_world_size_warns_and_keeps_the_sample_count(runs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run = train(run_dir=copy, resume=True, progress=False, verbose=False)
-    assert any("resumed on 1" in str(w.message) and "320 samples" in str(w.message) for w in caught), \
+    assert any("resumed on 1" in str(w.message) and f"{STOP_AT * 64} samples" in str(w.message) for w in caught), \
         [str(w.message) for w in caught]
     assert run.status == "completed" and run.trainer.step == STEPS and run.trainer.epoch == 2
