@@ -83,6 +83,20 @@ def test_shard_bounds_tile_the_batch_in_rank_order(count, world):
         shard_bounds(count, world, world)
 
 
+def test_check_job_refuses_a_world_larger_than_a_batch_share():
+    from gan_atelier import config as cfg
+    from gan_atelier.training.data_parallel import check_job
+
+    config = cfg.apply_overrides(cfg.get_config("seed"), {"train.batch_size": "128"})
+    four = DistributedContext(rank=0, world_size=4)
+    check_job(config, 60000, torch.device("cpu"), four)  # last batch 96: fine
+    with pytest.raises(ConfigError, match="last batch of each epoch holds 2"):
+        check_job(config, 130, torch.device("cpu"), four)
+    with pytest.raises(ConfigError, match="sync_batchnorm=true needs CUDA"):
+        check_job(cfg.apply_overrides(config, {"model.sync_batchnorm": "true"}), 60000, torch.device("cpu"),
+                  DistributedContext())
+
+
 # ----------------------------------------------------------------------------- forked ranks
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -269,6 +283,34 @@ def _nonfinite_agreement(context: DistributedContext) -> list[str]:
     return outcomes
 
 
+def _global_d_real(context: DistributedContext) -> list[float]:
+    """One epoch of one global batch of 33 (shards 16 and 17), dropout off: the epoch's D(x) is the
+    mean of σ(D(x)) over the 33 images, as one process computes it; plain averaging of the two
+    ranks' means would give another number. Returns [two ranks' row, one process's row]."""
+    from gan_atelier import config as cfg
+    from gan_atelier.data import synthetic_split
+    from gan_atelier.training import Trainer, data_parallel
+
+    config = cfg.apply_overrides(cfg.get_config("dry-run"), {"train.batch_size": "33"})
+    rows = []
+    for parallel in (True, False):
+        trainer = Trainer(config, synthetic_split(33), "cpu", rank=context.rank if parallel else 0)
+        data_parallel.attach(trainer, context if parallel else DistributedContext())
+        for module in trainer.discriminator.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        trainer.train_step()
+        if parallel:  # the control: the plain average of the two ranks' own means
+            own_mean = trainer.accumulator.sums[2:3] / trainer.batch_weight
+            means = [torch.zeros(1, dtype=torch.float64) for _ in range(context.world_size)]
+            torch.distributed.all_gather(means, own_mean)
+            plain_average = float(sum(means) / context.world_size)
+        rows.append(trainer.finish_epoch()["d_real"])
+        if not context.is_main:
+            break  # the one-process row is rank 0's business
+    return rows + [plain_average]
+
+
 def _agreement_and_death(context: DistributedContext, out: Path) -> dict:
     """Stop agreement, its cost, the all-reduce cost of the TP's gradients, then rank 1 dies."""
     report = {}
@@ -304,6 +346,7 @@ def _agreement_and_death(context: DistributedContext, out: Path) -> dict:
     sync_gradients([nowhere, somewhere], context)
     report["missing"] = [nowhere.grad is None, somewhere.grad.tolist()]
     report["nonfinite"] = _nonfinite_agreement(context)
+    report["d_real"] = _global_d_real(context)
     # one rank dies: the other's next collective fails with a clear error, not a hang
     if context.rank == 1:
         (out / "rank1.json").write_text(json.dumps({"ok": True, "result": report}))
@@ -328,8 +371,13 @@ def test_stop_agreement_and_a_dead_rank(tmp_path):
     assert zero["every_3"] == one["every_3"] == [None, None, signal.SIGINT]
     assert zero["grad_is_sum_of_weighted"] and one["grad_is_sum_of_weighted"]
     assert zero["missing"] == one["missing"] == [True, [2.0, 2.0]]  # (4 + 0) / 2
+    parallel_d_real, single_d_real, plain_average = zero["d_real"]
+    assert one["d_real"][0] == parallel_d_real  # every rank holds the global statistic
+    assert abs(parallel_d_real - single_d_real) < 1e-7, zero["d_real"]
+    assert abs(plain_average - single_d_real) > 2e-6, zero["d_real"]  # the weighting matters here (1.8e-5)
     assert zero["nonfinite"] == ["stop: stopped, another rank", "skip: step 1 skipped"]
     assert one["nonfinite"] == ["stop: stopped, here", "skip: step 1 skipped"]
+    print(f"\nepoch D(x), two ranks / one process / plain average of rank means: {zero['d_real']}")
     print(f"\nstop agreement: {zero['agreement_us']:.0f} µs per step; TP gradient all-reduce (2.9 M floats, "
           f"gloo, 2 ranks): {zero['gradient_sync_ms']:.1f} ms per step; dead rank noticed in "
           f"{zero['death_seconds']:.2f} s")

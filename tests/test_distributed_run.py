@@ -179,6 +179,9 @@ def test_sigterm_to_one_rank_stops_all_after_the_same_step(runs):
     assert state["distributed"]["world_size"] == 2 and len(state["distributed"]["ranks"]) == 2
     noise = [rank["noise"] for rank in state["distributed"]["ranks"]]
     assert not torch.equal(noise[0], noise[1])  # training noise differs per rank
+    from gan_atelier.training import RunSeeds
+
+    assert torch.equal(state["fixed_noise"], RunSeeds(0).fixed_noise(100))  # the grids' z: independent of rank
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
     assert one.stdout == ""  # rank 1 prints nothing but errors
     assert f"Stopped at epoch 0, batch {STOP_AT}" in zero.stdout
@@ -206,3 +209,14 @@ def test_resume_at_another_world_size_warns_and_keeps_the_sample_count(runs):
     assert any("resumed on 1" in str(w.message) and f"{STOP_AT * 64} samples" in str(w.message) for w in caught), \
         [str(w.message) for w in caught]
     assert run.status == "completed" and run.trainer.step == STEPS and run.trainer.epoch == 2
+
+
+def test_sync_batchnorm_off_cuda_is_a_one_line_config_error(tmp_path, capsys):
+    from gan_atelier.cli import main
+
+    run_dir = tmp_path / "never"
+    code = main(["train", "--dry-run", "--device", "cpu", "--set", "model.sync_batchnorm=true",
+                 "--run-dir", str(run_dir)])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1 and "sync_batchnorm=true needs CUDA" in error[0], error
+    assert not run_dir.exists()  # refused before anything was written

@@ -95,9 +95,10 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
             if not context.is_main:  # other ranks print nothing but errors
                 stack.enter_context(warnings.catch_warnings())
                 warnings.simplefilter("ignore")
-            run_dir = claim_folder(context, run_dir, resume, overwrite, say, stack)
             device = context.device if context.enabled else resolve_device(config.train.device)
             data = data or load_data(config, dry_run)
+            data_parallel.check_job(config, len(data), device, context)  # before any file is written
+            run_dir = claim_folder(context, run_dir, resume, overwrite, say, stack)
             trainer = Trainer(config, data, device, rank=context.rank)
             data_parallel.attach(trainer, context)
             if config.model.sync_batchnorm:

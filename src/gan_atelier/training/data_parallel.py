@@ -14,8 +14,9 @@ points; with one process it changes nothing. Under ``torchrun``/``srun`` with W 
 * **non-finite losses** — the guard's "bad loss" flag is all-reduced (MAX) before it is acted on,
   so every rank stops, or skips the same step;
 * **random streams** — model init identical on every rank (and broadcast from rank 0); training
-  noise per rank (:class:`.seeds.RunSeeds`, rank r: ``seed + 2 + r·2³²``); dropout (the global
-  RNG) re-seeded per rank for r > 0; data order and fixed noise independent of rank and world;
+  noise per rank (:class:`.seeds.RunSeeds`, rank r: ``seed + 2 + r·1000003``); dropout (the
+  global RNG) re-seeded per rank for r > 0; data order and fixed noise independent of rank and
+  world size;
 * **checkpoints** — :func:`rank_states` gathers every rank's random states and epoch sums, which
   rank 0 saves with the world size; :func:`restore_rank_state` gives each rank its own back
   (exact resume at the same world size; at another one, the same global sample count and a
@@ -34,21 +35,26 @@ import torch.distributed as dist
 from ..errors import ConfigError, DistributedError
 from .distributed import (DistributedContext, StopAgreement, _collective, all_reduce_, broadcast_parameters,
                           sync_gradients)
-from .seeds import RANK_STRIDE
 
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-DROPOUT_SEED_OFFSET = 5  # rank r > 0 seeds its global RNG (dropout) with seed + 5 + r·2³²
+def check_job(config, images: int, device: torch.device, context: DistributedContext) -> None:
+    """The one-line refusals, before anything is written: a world too large for the batches, and
+    ``model.sync_batchnorm`` off CUDA.
 
-
-def check_world(images: int, batch_size: int, context: DistributedContext) -> None:
-    """Every rank needs at least one image of every batch, the short last one included."""
+    Every rank needs at least one image of every global batch, the short last one included.
+    ``SyncBatchNorm`` has no CPU kernel, so it cannot run (or be tested) over gloo.
+    """
+    if config.model.sync_batchnorm and device.type != "cuda":
+        raise ConfigError(f"model.sync_batchnorm=true needs CUDA (SyncBatchNorm has no CPU implementation); "
+                          f"this run trains on {device}: set model.sync_batchnorm=false")
+    batch_size = config.train.batch_size
     last = images % batch_size
-    if context.world_size > batch_size or 0 < last < context.world_size:
+    if context.world_size > min(batch_size, images) or 0 < last < context.world_size:
         raise ConfigError(
-            f"{context.world_size} ranks cannot share batches of {batch_size} images "
-            f"(the last batch of each epoch holds {last or batch_size}): every rank needs at least one; "
+            f"{context.world_size} processes cannot share batches of {batch_size} images "
+            f"(the last batch of each epoch holds {last or batch_size}): each needs at least one; "
             f"change train.batch_size or data.subset, or start fewer processes")
 
 
@@ -59,11 +65,10 @@ def attach(trainer: "Trainer", context: DistributedContext) -> None:
         return
     if trainer.rank != context.rank:
         raise ValueError(f"the trainer was built for rank {trainer.rank}, the process is rank {context.rank}")
-    check_world(trainer.images.shape[0], trainer.config.train.batch_size, context)
+    check_job(trainer.config, trainer.images.shape[0], trainer.device, context)
     modules = [m for m in (trainer.generator, trainer.discriminator, trainer.ema_generator) if m is not None]
     broadcast_parameters(modules, context)
-    if context.rank > 0:  # dropout masks differ between ranks; rank 0 keeps the single-process stream
-        torch.manual_seed(trainer.config.train.seed + DROPOUT_SEED_OFFSET + context.rank * RANK_STRIDE)
+    trainer.seeds.seed_dropout(context.rank)  # dropout masks differ between ranks (rank 0: unchanged)
 
     def sync(module: torch.nn.Module) -> None:
         sync_gradients(module.parameters(), context, weight=trainer.batch_weight)
@@ -88,9 +93,7 @@ def use_sync_batchnorm(trainer: "Trainer", context: DistributedContext) -> None:
     ``SyncBatchNorm`` has no CPU kernel, so it cannot run (or be tested) over gloo; it keeps the
     same parameter objects, so the optimizers stay valid. With one process it changes nothing.
     """
-    if trainer.device.type != "cuda":
-        raise ConfigError(f"model.sync_batchnorm=true needs CUDA (SyncBatchNorm has no CPU implementation); "
-                          f"this run trains on {trainer.device}: set model.sync_batchnorm=false")
+    check_job(trainer.config, trainer.images.shape[0], trainer.device, context)
     if not context.enabled:
         return
     trainer.generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(trainer.generator)
@@ -143,7 +146,7 @@ def restore_rank_state(trainer: "Trainer", state: dict[str, Any]) -> str | None:
         trainer.accumulator.sums.zero_()
     if context.rank > 0:
         trainer.noise_generator = trainer.seeds.noise_generator(trainer.device, rank=context.rank, step=step)
-        torch.manual_seed(trainer.config.train.seed + DROPOUT_SEED_OFFSET + context.rank * RANK_STRIDE + step)
+        trainer.seeds.seed_dropout(context.rank, step)
     return (f"checkpoint written by {saved['world_size']} process(es), resumed on {context.world_size}: "
             f"training continues from the same global sample count (step {step}, "
             f"{step * trainer.config.train.batch_size} samples) but not bit-identically")
@@ -216,5 +219,5 @@ def warn_on_main(context: DistributedContext, message: str | None) -> None:
         warnings.warn(message, stacklevel=3)
 
 
-__all__ = ["AgreedStop", "DistributedError", "attach", "broadcast_object", "check_world", "describe",
+__all__ = ["AgreedStop", "DistributedError", "attach", "broadcast_object", "check_job", "describe",
            "on_main_then_share", "rank_states", "restore_rank_state", "use_sync_batchnorm", "warn_on_main"]
