@@ -12,7 +12,9 @@ torchrun's variables set by hand so that each rank's exit code and output are vi
 3. the interrupted run resumed at world size 2: its final checkpoint is **bitwise** equal to
    the uninterrupted one (G, D, both Adam states) and so are the metrics rows;
 4. the interrupted run resumed in one process (in this test process): a warning, and training
-   continues from the same global sample count to the same number of steps.
+   continues from the same global sample count to the same number of steps;
+5. rank 1 killed (SIGKILL) after step 3: rank 0 fails at once with exit code 8 and a one-line
+   error, ``run.json`` says "failed", and the step-2 checkpoint loads.
 """
 
 from __future__ import annotations
@@ -146,8 +148,11 @@ def runs(tmp_path_factory):
         env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stopped = _ranks([*ARGS, "--run-dir", str(interrupted)], root / "stopped",
                      GAN_ATELIER_DEBUG_SIGNAL_AT=f"{STOP_AT}:TERM:1")
+    dead = root / "dead"  # rank 1 is killed (SIGKILL: no goodbye) after step 3; a checkpoint every 2 steps
+    died = _ranks([*ARGS, "--set", "train.checkpoint_every_steps=2", "--run-dir", str(dead)], root / "died",
+                  GAN_ATELIER_DEBUG_SIGNAL_AT="3:KILL:1")
     stdout, stderr = torchrun.communicate(timeout=240)
-    return {"reference": reference, "interrupted": interrupted, "root": root,
+    return {"reference": reference, "interrupted": interrupted, "root": root, "dead": dead, "died": died,
             "torchrun": subprocess.CompletedProcess(torchrun.args, torchrun.returncode, stdout, stderr),
             "stopped": stopped}
 
@@ -185,6 +190,18 @@ def test_sigterm_to_one_rank_stops_all_after_the_same_step(runs):
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
     assert one.stdout == ""  # rank 1 prints nothing but errors
     assert f"Stopped at epoch 0, batch {STOP_AT}" in zero.stdout
+
+
+def test_a_dead_rank_fails_the_job_with_a_clear_error_and_a_loadable_checkpoint(runs):
+    zero, one = runs["died"]
+    assert one.returncode == -9  # killed
+    error = zero.stderr.strip().splitlines()[-1]
+    assert zero.returncode == 8 and error.startswith("gan-atelier: error: rank 0 of 2:"), zero.stderr[-2000:]
+    assert "died" in error and "checkpoint" in error
+    info = json.loads((runs["dead"] / "run.json").read_text())
+    assert info["status"] == "failed" and "died" in info["error"]
+    state = load_checkpoint(find_latest(runs["dead"] / "checkpoints"))  # the last one, loadable
+    assert state["position"]["step"] == 2
 
 
 def test_resume_at_world_two_is_bitwise_equal_to_uninterrupted(runs):
