@@ -6,10 +6,11 @@ checkpoint state in :mod:`.state`, the seeds in :mod:`.seeds`. ``state_dict()`` 
 ``load_state_dict()`` capture everything, so an interrupted run continues bit for bit (same
 thread count, same device).
 
-Data-parallel extension points (no-ops here): ``sync_gradients(module)`` runs between every
-backward and its optimizer step (:func:`.step.descend`); ``all_reduce_stats(accumulator)``
-sums the epoch statistics of every rank (:func:`.stats.epoch_means`); ``rank`` picks the noise
-stream (:class:`.seeds.RunSeeds`).
+Data-parallel extension points (no-ops here; :func:`.data_parallel.attach` sets them under
+``torchrun``): ``sync_gradients(module)`` runs between every backward and its optimizer step
+(:func:`.step.descend`); ``all_reduce_stats(accumulator)`` sums the epoch statistics of every
+rank (:func:`.stats.epoch_means`); ``rank`` picks the noise stream (:class:`.seeds.RunSeeds`);
+``distributed`` makes :meth:`Trainer.batch` return this rank's share of the global batch.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from ..models import build_models, generate_images
 from ..speed import make_adam, use_sampled_dropout
 from . import state as state_io
 from .device import apply_threads_and_determinism
+from .distributed import DistributedContext, shard_bounds
 from .monitors import d_winning_alarm, diversity_alarm
 from .nonfinite import NAN_CHECK_EVERY, NonFiniteGuard
-from .distributed import DistributedContext, shard_bounds
 from .seeds import RunSeeds
 from .stats import AllReduce, EpochAccumulator, epoch_means, epoch_row, step_values
 from .step import StepResult, gan_step, vae_step
