@@ -39,6 +39,7 @@ from .distributed import (DistributedContext, StopAgreement, _collective, all_re
 if TYPE_CHECKING:
     from .trainer import Trainer
 
+
 def check_job(config, images: int, device: torch.device, context: DistributedContext) -> None:
     """The one-line refusals, before anything is written: a world too large for the batches, and
     ``model.sync_batchnorm`` off CUDA.
@@ -136,7 +137,10 @@ def restore_rank_state(trainer: "Trainer", state: dict[str, Any]) -> str | None:
             torch.set_rng_state(own["torch"])
             if own["cuda"] is not None and trainer.device.type == "cuda":
                 torch.cuda.set_rng_state(own["cuda"], trainer.device)
-            trainer.noise_generator.set_state(own["noise"].to(trainer.noise_generator.get_state().device))
+            if own["noise"].shape == trainer.noise_generator.get_state().shape:
+                trainer.noise_generator.set_state(own["noise"])
+            else:  # moved between CPU and GPU: re-seeded, as the driver does for rank 0 (with its warning)
+                trainer.noise_generator = trainer.seeds.noise_generator(trainer.device, rank=context.rank, step=step)
             trainer.accumulator.sums.copy_(own["accumulator_sums"].to(trainer.device))
         return None
     if saved["ranks"] is not None:  # the partial epoch's sums: all ranks' share, now held by rank 0
