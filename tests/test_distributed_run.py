@@ -13,7 +13,7 @@ torchrun's variables set by hand so that each rank's exit code and output are vi
    the uninterrupted one (G, D, both Adam states) and so are the metrics rows;
 4. the interrupted run resumed in one process (in this test process): a warning, and training
    continues from the same global sample count to the same number of steps;
-5. rank 1 killed (SIGKILL) after step 3: rank 0 fails at once with exit code 8 and a one-line
+5. rank 1 killed (SIGKILL) after step 3: rank 0 fails at once with exit code 9 and a one-line
    error, ``run.json`` says "failed", and the step-2 checkpoint loads.
 """
 
@@ -196,7 +196,7 @@ def test_a_dead_rank_fails_the_job_with_a_clear_error_and_a_loadable_checkpoint(
     zero, one = runs["died"]
     assert one.returncode == -9  # killed
     error = zero.stderr.strip().splitlines()[-1]
-    assert zero.returncode == 8 and error.startswith("gan-atelier: error: rank 0 of 2:"), zero.stderr[-2000:]
+    assert zero.returncode == 9 and error.startswith("gan-atelier: error: rank 0 of 2:"), zero.stderr[-2000:]
     assert "died" in error and "checkpoint" in error
     info = json.loads((runs["dead"] / "run.json").read_text())
     assert info["status"] == "failed" and "died" in info["error"]

@@ -12,7 +12,8 @@ API simply raises. The codes are documented in the README:
  5    unusable checkpoint (corrupt, untrusted, wrong version)
  6    training stopped on a non-finite loss
  7    file system error while writing (disk full, unwritable folder)
- 8    data-parallel job failed: a rank died, hung, or could not join
+ 8    ``gan-atelier check``: the student's code has mistakes (each one named)
+ 9    data-parallel job failed: a rank died, hung, or could not join
 130   interrupted by SIGINT (a checkpoint was written)
 143   terminated by SIGTERM (a checkpoint was written)
 ====  ===========================================================
@@ -63,7 +64,20 @@ class WriteError(GanAtelierError, OSError):
     exit_code = 7
 
 
+class CheckFailed(GanAtelierError, AssertionError):
+    """A student's code fails a check of :mod:`gan_atelier.checks`; the message names each mistake.
+
+    In a notebook, IPython shows only the message (``_render_traceback_``), not the traceback
+    through the checker's own code.
+    """
+
+    exit_code = 8
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()
+
+
 class DistributedError(GanAtelierError, RuntimeError):
     """Data-parallel training failed: a rank died or hung (collective timeout), or could not join."""
 
-    exit_code = 8
+    exit_code = 9
