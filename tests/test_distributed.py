@@ -4,7 +4,8 @@ The central check: two ranks, each with its share of a global batch B and gradie
 :func:`sync_gradients`, end k optimizer steps with the same weights as one process on batch B —
 for the TP's MLP (BCE), a WGAN-GP critic (double backward) and a zero-centred R1 penalty on the
 reals — including a short last batch whose shards differ in size and one where a rank's share is
-empty (3 steps). Tolerances: the synced gradients within 1e-5 of the reference's (relative L2, every step);
+empty (3 steps); and the Trainer itself over one epoch (sharded batches, ``descend``'s sync,
+weighted epoch statistics) with z shared between the ranks. Tolerances: the synced gradients within 1e-5 of the reference's (relative L2, every step);
 the weights after k Adam steps within 1 % of the largest move of a weight (Adam divides by
 √v, which magnifies float rounding on near-zero gradients); the measured errors are printed
 (pytest -s). A negative control (plain averaging over ranks instead of
@@ -213,9 +214,46 @@ def _max_error(left: list[torch.Tensor], right: list[torch.Tensor]) -> float:
     return max(float((a - b).abs().max()) for a, b in zip(left, right))
 
 
+def _trainer_epoch(context: DistributedContext) -> tuple[list[torch.Tensor], dict]:
+    """The Trainer itself (sharded batches, ``descend``'s sync, weighted statistics): one epoch of
+    40 images in global batches of 15 (shards 7/8, 7/8, 5/5), the TP's BCE, dropout off. Each rank
+    draws z for the whole global batch from one shared stream and keeps its share, so one process
+    and two ranks see the same z (the run driver gives each rank its own stream instead)."""
+    from gan_atelier import config as cfg
+    from gan_atelier.data import synthetic_split
+    from gan_atelier.training import Trainer, data_parallel
+
+    config = cfg.apply_overrides(cfg.get_config("dry-run"), {"train.batch_size": "15"})
+    trainer = Trainer(config, synthetic_split(40), "cpu", rank=context.rank)
+    data_parallel.attach(trainer, context)
+    for module in trainer.discriminator.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    shared = torch.Generator().manual_seed(7)
+
+    def noise(count: int) -> torch.Tensor:
+        size = min(15, 40 - trainer.batch_index * 15)  # this global batch
+        first, stop = shard_bounds(size, context.rank, context.world_size)
+        assert stop - first == count
+        return torch.randn(size, config.model.latent_dim, generator=shared)[first:stop]
+
+    trainer.noise = noise
+    start = [p.detach().clone() for p in list(trainer.generator.parameters()) + list(trainer.discriminator.parameters())]
+    while not trainer.epoch_done():
+        trainer.train_step()
+    row = trainer.finish_epoch()
+    weights = [p.detach().clone() for p in list(trainer.generator.parameters()) + list(trainer.discriminator.parameters())]
+    return weights, {**row, "moved": _max_error(weights, start)}
+
+
 def _equivalence_ranks(context: DistributedContext, out: Path) -> dict:
     single = DistributedContext()
     report = {}
+    parallel_weights, parallel_row = _trainer_epoch(context)
+    if context.is_main:
+        weights, row = _trainer_epoch(single)
+        report["trainer"] = {"error": _max_error(parallel_weights, weights), "moved": row["moved"],
+                             "row_error": max(abs(parallel_row[k] - row[k]) for k in ("d_loss", "g_loss", "d_real", "d_fake"))}
     for case in CASES:
         parallel, parallel_gradients = _train(case, context)
         plain, _ = _train(case, context, plain_average=True) if case == "mlp-bce" else (None, None)
@@ -249,6 +287,9 @@ def test_two_ranks_equal_one_process_on_the_global_batch(tmp_path):
     main = reports[0]["result"]
     print("\nworld 2 vs world 1 after", len(BATCHES), "steps:", {case: {k: f"{v:.2e}" for k, v in main[case].items()
                                                                   if isinstance(v, float)} for case in CASES})
+    trainer = main["trainer"]
+    print("the Trainer, one epoch (3 steps):", trainer)
+    assert trainer["error"] <= WEIGHT_TOLERANCE * trainer["moved"] and trainer["row_error"] <= 1e-6, trainer
     for case in CASES:
         for report in reports:
             assert report["result"][case]["ranks_bitwise_equal"], case
