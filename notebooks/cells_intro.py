@@ -252,7 +252,7 @@ gaussiennes, $G$ transforme un bruit en points, $D$ colore le plan selon qu'il y
 En 2-D on *voit* tout : la densité de $G$, la frontière de $D$, et ce qui se passe quand le jeu
 déraille. Le scénario `mode-collapse` montre $G$ qui couvre d'abord une seule tache, puis saute d'une
 tache à l'autre au lieu de les couvrir toutes (d'autres scénarios : `saturating`, `learning-rate`,
-`detach`, `d-wins`, `optimal-d`, `dirac`).
+`detach`, `d-loss`, `optimal-d`, `dirac`).
 """, r"""
 ### 1.2 The game in two dimensions
 
@@ -260,17 +260,14 @@ Before images, the same game on **points in the plane**: the "real data" are a f
 turns noise into points, $D$ colours the plane by whether it believes them (real) or not. In 2-D we
 *see* everything: G's density, D's boundary, and what happens when the game goes wrong. The
 `mode-collapse` scenario shows $G$ covering a single blob at first, then jumping from blob to blob
-instead of covering them all (other scenarios: `saturating`, `learning-rate`, `detach`, `d-wins`,
+instead of covering them all (other scenarios: `saturating`, `learning-rate`, `detach`, `d-loss`,
 `optimal-d`, `dirac`).
 """)
 
 code(r'''
-try:
-    from gan_atelier.toy2d import run_scenario
-except ImportError:  # ⟨paquet antérieur à la section 2-D‖a package older than the 2-D section⟩
-    print("⟨gan_atelier.toy2d absent de cette version du paquet : section 2-D sautée‖gan_atelier.toy2d is not in this version of the package: 2-D section skipped⟩")
-else:
-    toy_result = run_scenario("mode-collapse", out_dir=f"{OUT}/toy2d/mode-collapse", quick=QUICK or TINY)
-    display(Image(filename=str(toy_result.figure_path)))
-    print(toy_result.summary)
+from gan_atelier.toy2d import run_scenario
+
+toy_result = run_scenario("mode-collapse", out_dir=f"{OUT}/toy2d/mode-collapse", quick=QUICK or TINY)
+display(Image(filename=str(toy_result.figure_path)))
+print(toy_result.summary)
 ''', tags=("experiment", "toy2d"))
