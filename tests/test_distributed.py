@@ -66,8 +66,7 @@ def test_single_process_context_is_inert():
     assert (context.rank, context.world_size, context.backend, context.is_main, context.enabled) == (0, 1, None, True, False)
     parameter = torch.nn.Parameter(torch.ones(3))
     parameter.grad = torch.tensor([1.0, float("nan"), 3.0])
-    extra = torch.tensor([5.0])
-    assert sync_gradients([parameter], context, weight=0.5, extra=extra) is extra
+    sync_gradients([parameter], context, weight=0.5)
     torch.testing.assert_close(parameter.grad, torch.tensor([1.0, float("nan"), 3.0]), equal_nan=True)  # untouched
     assert StopAgreement(context).agreed_signal(signal.SIGTERM, 7) == signal.SIGTERM
     assert (exit_code_for(signal.SIGTERM), exit_code_for(signal.SIGINT), exit_code_for(None)) == (143, 130, 0)

@@ -199,8 +199,9 @@ def all_reduce_(tensor: torch.Tensor, context: DistributedContext, op=None, *,
 def broadcast_parameters(modules: Iterable[torch.nn.Module], context: DistributedContext) -> None:
     """Copy rank 0's parameters and buffers to every rank (StyleGAN3 does this once at start).
 
-    Every rank builds its models from the same seed, so this only guards against a difference
-    in initialisation (another PyTorch, another device kind) that would otherwise go unnoticed.
+    Every rank builds its models from the same seed, so this only matters when initialisation
+    differs between ranks (another PyTorch build or device kind on some nodes): the copies then
+    start identical anyway.
     """
     if not context.enabled:
         return
@@ -222,35 +223,33 @@ def shard_bounds(count: int, rank: int, world_size: int) -> tuple[int, int]:
 
 
 def sync_gradients(parameters: Iterable[torch.nn.Parameter], context: DistributedContext, *,
-                   weight: float | None = None, extra: torch.Tensor | None = None) -> torch.Tensor | None:
-    """Average the gradients of ``parameters`` over the ranks, in one all-reduce; returns ``extra`` reduced.
+                   weight: float | None = None) -> None:
+    """Average the gradients of ``parameters`` over the ranks, in one all-reduce.
 
     ``g ← Σ_r w_r g_r`` with ``w_r = weight`` given by each rank (the share ``n_r / B`` of the
     global batch, so the result is the gradient of the global-batch mean), or ``w_r = 1/W`` when
     ``weight`` is None. Then ``nan_to_num`` (as StyleGAN3: a non-finite gradient would otherwise
     poison every rank's weights at once). The gradients are flattened into one buffer (one
-    collective per phase, not one per tensor). ``extra`` — e.g. the loss and D(x), scaled by the
-    caller like the gradients — rides along in the same buffer at no extra latency.
+    collective per phase, not one per tensor).
 
     A parameter whose ``grad`` is None on every rank keeps None (Adam then skips it, as without
     data parallelism); on some ranks only, it counts as zero there.
     """
     parameters = [p for p in parameters if p.requires_grad]
     if not context.enabled:
-        return extra
+        return
     device = parameters[0].device if parameters else context.device
     chunks = [p.grad.reshape(-1) if p.grad is not None else torch.zeros(p.numel(), device=device)
               for p in parameters]
-    if extra is not None:
-        chunks.append(extra.detach().reshape(-1).to(device, torch.float32))
-    flat = torch.cat(chunks).mul_((1.0 / context.world_size) if weight is None else weight)
     present = torch.tensor([float(p.grad is not None) for p in parameters], device=device)
-    flat = torch.cat([flat, present])  # the presence flags are summed unscaled
+    flat = torch.cat([*chunks, present])  # one buffer: every gradient, then the presence flags
+    size = flat.numel() - present.numel()
+    flat[:size].mul_((1.0 / context.world_size) if weight is None else weight)  # the flags are summed unscaled
     _collective(context, "the gradient all-reduce", dist.all_reduce, flat, op=dist.ReduceOp.SUM)
     # Read the flags (a host sync on CUDA) only where a gradient is missing here: if every
     # gradient is present on this rank, every count is ≥ 1 and the flags cannot change anything.
     missing_here = any(p.grad is None for p in parameters)
-    counts = flat[-len(parameters):].tolist() if missing_here else [1.0] * len(parameters)
+    counts = flat[size:].tolist() if missing_here else [1.0] * len(parameters)
     offset = 0
     for param, count in zip(parameters, counts):
         values = flat[offset:offset + param.numel()].view_as(param)
@@ -263,9 +262,6 @@ def sync_gradients(parameters: Iterable[torch.nn.Parameter], context: Distribute
             param.grad = values.to(param.dtype)
         else:
             param.grad.copy_(values)
-    if extra is None:
-        return None
-    return flat[offset:offset + extra.numel()].view_as(extra).to(extra.dtype)
 
 
 SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
