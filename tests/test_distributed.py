@@ -351,6 +351,26 @@ def _global_d_real(context: DistributedContext) -> list[float]:
     return rows + [plain_average]
 
 
+def _batchnorm_buffers(context: DistributedContext) -> list[bool]:
+    """DCGAN (BatchNorm): after one epoch of two steps, every rank holds rank 0's running statistics."""
+    from gan_atelier import config as cfg
+    from gan_atelier.data import synthetic_split
+    from gan_atelier.training import Trainer, data_parallel
+
+    config = cfg.apply_overrides(cfg.get_config("dcgan"), {"train.batch_size": "8"})
+    trainer = Trainer(config, synthetic_split(16), "cpu", rank=context.rank)
+    data_parallel.attach(trainer, context)
+    while not trainer.epoch_done():
+        trainer.train_step()
+    buffers = torch.cat([b.double().reshape(-1) for m in (trainer.generator, trainer.discriminator) for b in m.buffers()])
+    before = buffers.clone()  # after the steps: this rank's own running statistics
+    trainer.finish_epoch()
+    after = torch.cat([b.double().reshape(-1) for m in (trainer.generator, trainer.discriminator) for b in m.buffers()])
+    zero = after.clone()
+    torch.distributed.broadcast(zero, src=0)
+    return [bool(torch.equal(after, zero)), bool(torch.equal(before, after))]
+
+
 def _agreement_and_death(context: DistributedContext, out: Path) -> dict:
     """Stop agreement, its cost, the all-reduce cost of the TP's gradients, then rank 1 dies."""
     report = {}
@@ -387,6 +407,7 @@ def _agreement_and_death(context: DistributedContext, out: Path) -> dict:
     report["missing"] = [nowhere.grad is None, somewhere.grad.tolist()]
     report["nonfinite"] = _nonfinite_agreement(context)
     report["d_real"] = _global_d_real(context)
+    report["batchnorm"] = _batchnorm_buffers(context)
     # one rank dies: the other's next collective fails with a clear error, not a hang
     if context.rank == 1:
         (out / "rank1.json").write_text(json.dumps({"ok": True, "result": report}))
@@ -411,6 +432,7 @@ def test_stop_agreement_and_a_dead_rank(tmp_path):
     assert zero["every_3"] == one["every_3"] == [None, None, signal.SIGINT]
     assert zero["grad_is_sum_of_weighted"] and one["grad_is_sum_of_weighted"]
     assert zero["missing"] == one["missing"] == [True, [2.0, 2.0]]  # (4 + 0) / 2
+    assert zero["batchnorm"] == [True, True] and one["batchnorm"] == [True, False]  # rank 1 took rank 0's
     parallel_d_real, single_d_real, plain_average = zero["d_real"]
     assert one["d_real"][0] == parallel_d_real  # every rank holds the global statistic
     assert abs(parallel_d_real - single_d_real) < 1e-7, zero["d_real"]

@@ -11,6 +11,10 @@ points; with one process it changes nothing. Under ``torchrun``/``srun`` with W 
 * **statistics** — each step's values are added weighted by ``n_r / B`` and the epoch sums are
   all-reduced once per epoch, so ``metrics.csv``, the D-winning alarm and the collapse detector
   see the global batch means;
+* **BatchNorm** — each rank normalises with its own batch's statistics (``model.sync_batchnorm``
+  for global ones, CUDA only); the running statistics (buffers) are rank 0's, broadcast at the
+  end of every epoch as DDP's ``broadcast_buffers`` does, so eval-mode samples and the collapse
+  detector agree on every rank, and resuming stays exact (rank 0's buffers are saved);
 * **non-finite losses** — the guard's "bad loss" flag is all-reduced (MAX) before it is acted on,
   so every rank stops, or skips the same step;
 * **random streams** — model init identical on every rank (and broadcast from rank 0); training
@@ -74,8 +78,12 @@ def attach(trainer: "Trainer", context: DistributedContext) -> None:
     def sync(module: torch.nn.Module) -> None:
         sync_gradients(module.parameters(), context, weight=trainer.batch_weight)
 
-    def all_reduce_stats(accumulator):
+    buffers = [buffer for module in modules for buffer in module.buffers()]  # BatchNorm running statistics
+
+    def all_reduce_stats(accumulator):  # once per epoch, before the alarms and the collapse detector
         all_reduce_(accumulator.sums, context, what="the epoch statistics")
+        for buffer in buffers:
+            _collective(context, "broadcasting the BatchNorm statistics", dist.broadcast, buffer, src=0)
         return accumulator
 
     def any_rank(bad: torch.Tensor) -> torch.Tensor:
