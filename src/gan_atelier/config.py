@@ -39,6 +39,7 @@ class ModelConfig:
     name: str = "mlp"  # one of MODELS; "mlp" is the TP's G and D
     latent_dim: int = 100
     spectral_norm: bool = False  # on D's layers (not in the TP)
+    sync_batchnorm: bool = False  # data-parallel: BatchNorm statistics over the global batch (CUDA only)
 
 
 @dataclass(frozen=True)
