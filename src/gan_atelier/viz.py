@@ -191,16 +191,19 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
     return figure, figure.subplots(nrows, ncols, **kwargs)
 
 
-def save_figure(figure, path: str | os.PathLike, *, dpi: int = 90, compact: bool = True) -> Path:
+def save_figure(figure, path: str | os.PathLike, *, dpi: float = 90, compact: bool = True,
+                tight: bool = True) -> Path:
     """Write a matplotlib figure as PNG, atomically: the one way figures are saved.
 
-    Tight layout (leaving room for a suptitle); ``compact`` re-encodes the PNG small
-    (:func:`compact_png`: grayscale when it has no colour, else a 256-colour palette).
+    Tight layout (leaving room for a suptitle) unless ``tight=False`` (the figure placed its axes
+    itself); ``compact`` re-encodes the PNG small (:func:`compact_png`: grayscale when it has no
+    colour, else a 256-colour palette).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     titled = getattr(figure, "_suptitle", None) is not None
-    figure.tight_layout(rect=(0, 0, 1, 0.93) if titled else None)
+    if tight:
+        figure.tight_layout(rect=(0, 0, 1, 0.93) if titled else None)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     png = buffer.getvalue()
