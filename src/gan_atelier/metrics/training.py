@@ -9,9 +9,11 @@ protocol: compare it along one run, not with ``gan-atelier evaluate``.
 
 Each evaluation also feeds the run's collapse detector (:class:`gan_atelier.collapse.CollapseDetector`,
 the one ``lab mode-collapse`` uses, which also watches pixel diversity every epoch): one alarm line
-in ``trainer.alarms`` when class coverage collapses, i.e. two or more classes lost or the class
-entropy down by more than 0.3 nats compared with the best evaluation so far in this run. It
-warns once per collapse and re-arms when the run recovers.
+in ``trainer.alarms`` when class coverage collapses: classes surely present at the run's best
+evaluation now surely absent, or the effective number of classes surely halved, judged with
+confidence bounds on the histogram of the ``eval_samples`` images and held over consecutive
+evaluations (the rule and its formulas: :mod:`gan_atelier.collapse`). It warns once per
+collapse and re-arms when the run recovers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Callable
 
 import torch
 
+from ..data import CLASS_NAMES
 from ..errors import ConfigError
 from .classes import class_histogram, classes_covered, entropy_nats
 from .distances import frechet_distance, gaussian_stats
@@ -50,10 +53,6 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
     noise_generator = torch.Generator().manual_seed(config.train.seed + EVAL_NOISE_SEED_OFFSET)
     noise = torch.randn(count, config.model.latent_dim, generator=noise_generator)  # CPU: same on any device
     labels = torch.arange(count) % 10 if trainer.conditional else None
-    detector = trainer.collapse
-    if detector.best_entropy is None:  # a checkpoint from before the detector kept its own state
-        for row in trainer.history:
-            detector.note_classes(row.get("epoch"), row.get("class_entropy"), row.get("classes_covered"))
 
     def evaluate(trainer) -> dict:
         images = torch.cat([
@@ -69,7 +68,7 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
                 "class_entropy": entropy_nats(counts),
                 "classes_covered": classes_covered(counts),
             }
-        alarm = trainer.collapse.check_classes(trainer.epoch, row["class_entropy"], row["classes_covered"])
+        alarm = trainer.collapse.check_classes(trainer.epoch, counts.tolist(), CLASS_NAMES["fashion-mnist"])
         if alarm:
             trainer.alarms.append(alarm)
         return row
