@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -238,3 +240,19 @@ def test_a_state_from_the_older_class_rule_loads_and_restarts_the_class_signal()
                               "best_covered": 10, "best_epoch": 4, "classes_alarmed": False})
     assert detector.low_streak == 2 and detector.established_epoch is None
     assert not hasattr(detector, "best_entropy")
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "collapse_sequences.json"
+
+
+def test_recorded_runs_healthy_ones_stay_silent_and_collapses_are_flagged():
+    """Sequences recorded by bench/lab_robustness.py and bench/collapse_calibration.py (docs/metrics.md)."""
+    runs = json.loads(FIXTURE.read_text())["runs"]
+    assert {run["expected"] for run in runs} == {"healthy", "collapse"}
+    for run in runs:
+        alarms = [line for _, line in replay(run["diversity"], run["histograms"]) if "collaps" in line]
+        where = f"{run['source']} seed {run['seed']} threads {run['threads']}"
+        if run["expected"] == "healthy":
+            assert alarms == [], f"false alarm in {where}: {alarms}"
+        else:
+            assert alarms, f"collapse not flagged in {where}"

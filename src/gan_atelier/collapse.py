@@ -223,7 +223,7 @@ class CollapseDetector:
         gone = ", ".join(f"{name(c)} {100 * self.reference_shares[c]:.1f} → {100 * reading.shares[c]:.1f} %"
                          for c in lost) or "none"
         return (f"class coverage collapsing at epoch {epoch} ({self.class_streak} evaluations in a row): "
-                f"{len(reading.present)} classes surely present (epoch {self.reference_epoch}: "
+                f"{len(reading.present)} class{'es' if len(reading.present) != 1 else ''} surely present (epoch {self.reference_epoch}: "
                 f"{len(self.reference_present)}), surely lost: {gone}; class entropy {reading.entropy:.2f} "
                 f"nats (epoch {self.reference_epoch}: {self.reference_entropy:.2f}); "
                 f"95 % simultaneous bounds; mode collapse?")
