@@ -68,9 +68,13 @@ def grid(experiments, seeds, thread_counts, priority_seeds) -> list[tuple[str, i
 
 def cmd_run(args) -> int:
     cells = grid(args.experiments, args.seeds, args.threads, args.priority_seeds)
-    todo = [c for c in cells if not record_path(*c).exists()]
+    todo = [c for c in cells if not record_path(*c).exists() and not _running(*c)]
     print(f"{len(cells)} cells, {len(cells) - len(todo)} already recorded, {len(todo)} to run", flush=True)
     for experiment, seed, threads in todo:
+        while any(_running(*cell) for cell in cells):  # one cell at a time, also across restarts
+            time.sleep(10)
+        if record_path(experiment, seed, threads).exists():
+            continue
         env = dict(os.environ, PYTHONPATH=args.source or str(ROOT / "src"))
         if threads:
             env["OMP_NUM_THREADS"] = str(threads)
@@ -84,6 +88,19 @@ def cmd_run(args) -> int:
         if done.returncode and args.stop_on_error:
             return done.returncode
     return 0
+
+
+def _marker(experiment: str, seed: int, threads: int) -> Path:
+    return record_path(experiment, seed, threads).with_suffix(".running")
+
+
+def _running(experiment: str, seed: int, threads: int) -> bool:
+    """A cell another ``run`` is training now (its marker names a live process)."""
+    try:
+        os.kill(int(_marker(experiment, seed, threads).read_text()), 0)
+        return True
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
 
 
 class _Recorder:
@@ -136,6 +153,18 @@ def _run_rows(run_dir: Path) -> list[dict]:
 
 
 def cmd_one(args) -> int:
+    global RESULTS
+    RESULTS = args.results or RESULTS
+    marker = _marker(args.experiment, args.seed, args.threads)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(os.getpid()))
+    try:
+        return _one(args)
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _one(args) -> int:
     import torch
 
     from gan_atelier.lab import run_experiment
@@ -146,7 +175,7 @@ def cmd_one(args) -> int:
     out = WORK / f"{args.experiment}-seed{args.seed}-threads{args.threads or 'default'}"
     shutil.rmtree(out, ignore_errors=True)
     started, cpu_start = time.time(), time.process_time()
-    context = LabContext(out_dir=out, scale="quick", seed=args.seed, threads=args.threads, verbose=False)
+    context = LabContext(out_dir=out, scale=args.scale, seed=args.seed, threads=args.threads, verbose=False)
     threads_used = args.threads or torch.get_num_threads()
     result = run_experiment(args.experiment, context)
     cpu, wall = time.process_time() - cpu_start, time.time() - started
@@ -167,7 +196,7 @@ def cmd_one(args) -> int:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1, allow_nan=True) + "\n")
     tmp.replace(path)
-    print(f"recorded {path.relative_to(ROOT)} ({cpu:.0f} s CPU, {wall:.0f} s wall, {threads_used} threads)")
+    print(f"recorded {path} ({cpu:.0f} s CPU, {wall:.0f} s wall, {threads_used} threads)")
     return 0
 
 
@@ -187,6 +216,8 @@ def main(argv=None) -> int:
     one.add_argument("experiment", choices=EXPERIMENTS)
     one.add_argument("seed", type=int)
     one.add_argument("threads", type=int)
+    one.add_argument("--scale", default="quick", help="tiny: a smoke test of this script (records in --results)")
+    one.add_argument("--results", type=Path, help="where the record goes (default bench/results/lab_robustness)")
     one.set_defaults(func=cmd_one)
     table = sub.add_parser("table", help="write the tables from the records")
     table.set_defaults(func=lambda args: __import__("lab_robustness_table").main())

@@ -218,7 +218,8 @@ def markdown(analyses: dict, records: dict) -> str:
             lines.append(f"| {item['text']} | {item['held']} of {item['runs']} | {'; '.join(item['failed_in']) or '—'} |")
         lines += ["", "| number | range | runs |", "|---|---|---|"]
         for item in analysis["ranges"].values():
-            lines.append(f"| {item['label']} | {fmt(item['min'])}–{fmt(item['max'])} | {item['runs']} |")
+            span = fmt(item["min"]) if fmt(item["min"]) == fmt(item["max"]) else f"{fmt(item['min'])}–{fmt(item['max'])}"
+            lines.append(f"| {item['label']} | {span} | {item['runs']} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -226,7 +227,13 @@ def markdown(analyses: dict, records: dict) -> str:
 def main() -> int:
     records = load_records()
     analyses = {e: analyse(e, records[e]) for e in CONCLUSIONS if e in records}
-    (ROOT / "docs" / "lab-robustness.md").write_text(markdown(analyses, records) + "\n" + collapse_section() + "\n")
+    section = collapse_section()
+    (ROOT / "docs" / "lab-robustness.md").write_text(markdown(analyses, records) + "\n" + section + "\n")
+    metrics = ROOT / "docs" / "metrics.md"
+    text = metrics.read_text()
+    start, end = text.index("<!-- collapse-table:start"), text.index("<!-- collapse-table:end -->")
+    start = text.index("\n", start) + 1
+    metrics.write_text(text[:start] + "\n" + section.split("\n", 2)[2].lstrip("\n") + "\n" + text[end:])
     ranges = {e: {"runs": a["runs"],
                   "conclusions": {k: {x: v[x] for x in ("text", "held", "runs")} for k, v in a["conclusions"].items()},
                   "ranges": {k: {x: v[x] for x in ("label", "min", "max", "runs")} for k, v in a["ranges"].items()}}
