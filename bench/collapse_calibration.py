@@ -35,6 +35,11 @@ SPECS = {
     "lab-healthy": ("seed", HEALTHY_LR, 10, None, None, "healthy"),
     "dcgan": ("dcgan", {}, 6, None, None, "healthy"),
     "cgan": ("cgan", {}, 8, None, None, "healthy"),
+    # The lab's failing settings, trained here with the evaluation on (the lab's own runs of them are
+    # in bench/results/lab_robustness when the grid reached them).
+    "saturating": ("seed", {"train.loss": "saturating"}, 5, None, None, "collapse"),
+    "strong-d": ("seed", {"train.lr_g": 2e-5}, 8, None, None, "collapse"),
+    "lr5e-3": ("seed", {"train.lr": 5e-3}, 6, None, None, "collapse"),
     "late-beta1": ("seed", HEALTHY_LR, 10, 4, {"betas": (0.9, 0.999)}, "collapse"),
     "late-lr": ("seed", HEALTHY_LR, 10, 4, {"lr": 5e-3}, "collapse"),
 }

@@ -42,7 +42,10 @@ GROUPS = {
     ("lab", "mode-collapse", "collapse"): ("lab mode-collapse, collapsing run (lr 1e-3, β1 0.9)", "collapse"),
     ("lab", "learning-rate", "lr0.005"): ("lab learning-rate, lr 5e-3 (too high)", "collapse"),
     ("lab", "d-loss", "strong-d"): ("lab d-loss, G ten times slower (D wins)", "collapse"),
-    ("lab", "saturating", "saturating"): ("lab saturating, the saturating loss", "collapse"),
+    ("lab", "saturating", "saturating"): ("the saturating loss, 5 epochs: still the blob stage, no collapse", "healthy"),
+    ("calibration", "saturating", None): ("the saturating loss, 5 epochs: still the blob stage, no collapse", "healthy"),
+    ("calibration", "strong-d", None): ("G ten times slower than D (lr_G 2e-5, 8 epochs)", "collapse"),
+    ("calibration", "lr5e-3", None): ("lr 5e-3 for both (too high, 6 epochs)", "collapse"),
     ("calibration", "late-beta1", None): ("healthy 4 epochs, then β1 0.9 (late collapse)", "collapse"),
     ("calibration", "late-lr", None): ("healthy 4 epochs, then lr 5e-3 (late collapse)", "collapse"),
 }
