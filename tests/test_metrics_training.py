@@ -50,6 +50,18 @@ def test_evaluating_does_not_touch_the_training_state():
     assert trainer.generator.training  # left in training mode
 
 
+def test_building_the_evaluator_leaves_the_global_rng_alone(monkeypatch):
+    """The first load of the classifier builds a network (random init); D's dropout reads the same RNG."""
+    from gan_atelier.metrics import features
+
+    monkeypatch.setattr(features, "_LOADED", {})  # as in a fresh process: the classifier is built here
+    trainer = _trainer()
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    training_evaluator(trainer)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_a_collapsed_generator_raises_one_alarm_after_established_coverage():
     """The detector has seen ten even classes; G then collapses to one image: alarm at the second evaluation."""
     from gan_atelier.collapse import PERSIST_EVALUATIONS

@@ -47,8 +47,9 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
     count = config.train.eval_samples
     if count < 10:
         raise ConfigError(f"bad value {count} for train.eval_samples: the metrics need at least 10 samples")
-    extractor = load_classifier()
-    reference = real_reference("test", count, extractor=extractor, data_dir=config.data.data_dir or None)
+    with torch.random.fork_rng(devices=[]):  # building the classifier (first load) draws from the global RNG,
+        extractor = load_classifier()        # which D's dropout uses: without the fork, eval would change training
+        reference = real_reference("test", count, extractor=extractor, data_dir=config.data.data_dir or None)
     real = reference.features.features
     noise_generator = torch.Generator().manual_seed(config.train.seed + EVAL_NOISE_SEED_OFFSET)
     noise = torch.randn(count, config.model.latent_dim, generator=noise_generator)  # CPU: same on any device
