@@ -140,6 +140,17 @@ class _Recorder:
         training.class_histogram = class_histogram
 
 
+def _source_commit() -> str | None:
+    """The commit of the gan_atelier sources that ran (a ``COMMIT`` file beside a snapshot, else git)."""
+    import gan_atelier
+
+    source = Path(gan_atelier.__file__).resolve().parents[1]
+    if (source / "COMMIT").exists():
+        return (source / "COMMIT").read_text().strip()
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True)
+    return done.stdout.strip() or None
+
+
 def _trim(value):
     if isinstance(value, dict):
         return {k: _trim(v) for k, v in value.items()}
@@ -193,7 +204,7 @@ def _one(args) -> int:
     record = {"experiment": args.experiment, "seed": args.seed, "threads_requested": args.threads,
               "threads_used": threads_used, "torch": torch.__version__, "cpu_seconds": round(cpu, 1),
               "wall_seconds": round(wall, 1), "load_average": os.getloadavg(),
-              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "source_commit": _source_commit(),
               "evidence": results["evidence"], "numbers": _trim(results["numbers"]), "runs": runs,
               "children_cpu_seconds": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime, 1)}
     path = record_path(args.experiment, args.seed, args.threads)
