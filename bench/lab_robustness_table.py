@@ -211,7 +211,7 @@ def markdown(analyses: dict, records: dict) -> str:
              "1 with `--threads 1`, PyTorch's default otherwise, 2 on this 2-core machine). A conclusion reads",
              "\"k of n\": it held in k of the n runs of the grid; each number is given as min–max over the runs.",
              "Numbers: `docs/lab-ranges.json` (read by the notebooks).", "",
-             "**Coverage of the grid.** The full grid is 7 experiments × seeds 0–4 × {{1 thread, default}} = 70 runs;",
+             "**Coverage of the grid.** The full grid is 7 experiments × seeds 0–4 × {1 thread, default} = 70 runs;",
              f"{sum(len(r) for r in records.values())} are recorded here (listed under each experiment). The rest did not fit in",
              "the CPU time of the session that wrote this table (2 cores shared by about seven jobs, load average 9–14);",
              "`python bench/lab_robustness.py run` resumes the grid where it stopped, and `... table` rewrites this file.",
