@@ -158,4 +158,12 @@ def collapse_section() -> str:
                   for r, found in zip(members, alarms))
         lines.append(f"| {name} | {members[0]['expected']} | {len(members)} | {sum(bool(f) for f in alarms)} | {by_div} "
                      f"| {by_class} | {_span(first)} | {_span(lowest)} | {old} |")
+    totals = {}
+    for run in runs:
+        found = [a for _, a in replay(run["diversity"], run["histograms"]) if is_collapse_alarm(a)]
+        old = bool(old_rule_alarm_epochs(run["histograms"])) or any(a.startswith("mode collapse") for a in found)
+        entry = totals.setdefault(run["expected"], [0, 0, 0])
+        entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + bool(found), entry[2] + old
+    lines += ["", "In all: " + "; ".join(f"{kind} runs {n}, flagged {k} (old rule {m})"
+                                         for kind, (n, k, m) in sorted(totals.items(), key=lambda t: order[t[0]])) + "."]
     return "\n".join(lines) + "\n"
