@@ -216,7 +216,13 @@ def markdown(analyses: dict, records: dict) -> str:
              "the CPU time of the session that wrote this table (2 cores shared by about seven jobs, load average 9–14);",
              "`python bench/lab_robustness.py run` resumes the grid where it stopped, and `... table` rewrites this file.",
              "Default-thread runs set `OMP_WAIT_POLICY=PASSIVE` (same numbers, checked bit for bit on the mode-collapse",
-             "healthy run; a spinning OpenMP thread on this loaded machine took 10× longer).", ""]
+             "healthy run; a spinning OpenMP thread on this loaded machine took 10× longer).", "",
+             "**Evaluation added for the detector.** Every GAN run gets `train.eval_every = 1` so that its class histograms",
+             "feed the detector's table. Records without a `source_commit` (the mode-collapse, saturating and d-loss ones)",
+             "ran before this branch fixed the evaluator's first classifier load, which drew from the global RNG that D's",
+             "dropout uses: there the first run of each experiment is another, equally valid draw of its seed, not",
+             "bit-identical to the plain command (mode-collapse evaluates itself and is not affected). The later records",
+             "reproduce the plain command at one thread bit for bit (checked: dcgan and vae, seed 0).", ""]
     for experiment, analysis in analyses.items():
         cpu = [r["cpu_seconds"] for r in records[experiment]]
         lines += [f"## `{experiment}`", "", f"Runs ({len(analysis['runs'])}): {'; '.join(analysis['runs'])}. "
