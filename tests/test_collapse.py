@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import csv
+import json
+import math
+from pathlib import Path
 
 import pytest
 import torch
 
 import gan_atelier as api
-from gan_atelier.collapse import (COLLAPSE_EPOCHS, COLLAPSED_DIVERSITY, CollapseDetector, collapsed_from,
-                                  pixel_diversity, real_diversity)
+from gan_atelier.collapse import (ALPHA, CLASSES_LOST_ALARM, COLLAPSE_EPOCHS, COLLAPSED_DIVERSITY,
+                                  ESTABLISHED_CLASSES, PERSIST_EVALUATIONS, CollapseDetector, class_z,
+                                  collapsed_from, entropy_bounds, pixel_diversity, read_classes, real_diversity,
+                                  replay, wilson_bounds)
+from gan_atelier.data import CLASS_NAMES
+from gan_atelier.metrics.classes import entropy_nats
 from gan_atelier.config import get_config
 from gan_atelier.data import synthetic_split
 from gan_atelier.training import Trainer, state_hash
@@ -55,17 +62,114 @@ def test_diversity_alarm_needs_consecutive_epochs_and_rearms():
     assert _alarms(CollapseDetector(), [float("nan")] * 5) == []
 
 
-def test_class_alarm_rules_and_rearming():
+def test_wilson_bounds_equal_scipys_and_their_closed_forms():
+    stats = pytest.importorskip("scipy.stats")
+    z = class_z(10)
+    assert z == pytest.approx(float(stats.norm.ppf(1 - ALPHA / 20)), rel=1e-12)  # 2.807 for α = 0.05
+    for count, total in ((0, 1000), (1, 1000), (19, 1000), (33, 2000), (7, 2000), (640, 2000), (2000, 2000)):
+        reference = stats.binomtest(count, total).proportion_ci(confidence_level=1 - ALPHA / 10, method="wilson")
+        lower, upper = wilson_bounds(count, total, z)
+        assert (lower, upper) == pytest.approx((reference.low, reference.high), abs=1e-12)
+    # Closed forms at the edges: 0 of n gives [0, z²/(n + z²)], n of n gives [n/(n + z²), 1].
+    assert wilson_bounds(0, 500, z) == pytest.approx((0.0, z * z / (500 + z * z)))
+    assert wilson_bounds(500, 500, z) == pytest.approx((500 / (500 + z * z), 1.0))
+
+
+def test_entropy_standard_error_has_the_delta_method_closed_form():
+    z = 2.0
+    entropy, low, high = entropy_bounds([250] * 4, z)  # even classes: H = ln 4 exactly, zero variance
+    assert entropy == pytest.approx(math.log(4)) and low == pytest.approx(high)
+    p, n = 0.2, 1000  # two classes: Var(H) = p(1 − p) ln²(p / (1 − p)) / n
+    entropy, low, high = entropy_bounds([200, 800], z)
+    assert entropy == pytest.approx(-(p * math.log(p) + (1 - p) * math.log(1 - p)))
+    se = math.sqrt(p * (1 - p) * math.log(p / (1 - p)) ** 2 / n)
+    assert (high - low) / 2 == pytest.approx(z * se, rel=1e-12)
+
+
+SHARES = torch.tensor([0.3, 0.2, 0.1, 0.1, 0.1, 0.08, 0.06, 0.03, 0.02, 0.01], dtype=torch.float64)
+
+
+def test_the_class_intervals_hold_together_at_the_stated_level():
+    """Bonferroni-Wilson: all ten intervals contain the true shares in ≥ 1 − α of histograms (simulated)."""
+    generator = torch.Generator().manual_seed(0)
+    z, draws, total = class_z(10), 2000, 1000
+    held = 0
+    for _ in range(draws):
+        counts = torch.multinomial(SHARES, total, replacement=True, generator=generator).bincount(minlength=10)
+        held += all(lo <= float(p) <= hi for p, (lo, hi) in
+                    zip(SHARES, (wilson_bounds(int(c), total, z) for c in counts)))
+    assert held / draws >= 1 - ALPHA - 3 * math.sqrt(ALPHA * (1 - ALPHA) / draws)
+
+
+def test_sampling_noise_alone_never_raises_the_class_alarm():
+    """A generator that does not change, evaluated on fresh samples: the histogram only moves by noise."""
+    generator = torch.Generator().manual_seed(1)
+    for shares in (SHARES, torch.full((10,), 0.1, dtype=torch.float64)):
+        for total in (1000, 2000):
+            detector = CollapseDetector()
+            for epoch in range(1, 101):
+                counts = torch.multinomial(shares, total, replacement=True, generator=generator).bincount(minlength=10)
+                assert detector.check_classes(epoch, counts.tolist()) is None
+            assert detector.established_epoch == 1
+
+
+def test_read_classes_present_absent_and_undecided():
+    reading = read_classes([1000, 500, 300, 100, 33, 32, 20, 8, 7, 0])  # n = 2,000
+    assert reading.present == (0, 1, 2, 3, 4)  # 33 of 2,000 is the smallest count surely ≥ 1 %
+    assert reading.absent == (8, 9)  # 7 of 2,000 is the largest count surely < 1 %
+    assert reading.entropy == pytest.approx(entropy_nats(torch.tensor([1000, 500, 300, 100, 33, 32, 20, 8, 7, 0])))
+
+
+def _class_alarms(histograms: list[list[int]]) -> list[int]:
     detector = CollapseDetector()
-    assert detector.check_classes(1, 2.2, 10) is None  # the first evaluation sets the best
-    assert detector.check_classes(2, 2.1, 9) is None
-    alarm = detector.check_classes(3, 2.0, 8)  # two classes lost
-    assert alarm and "8 classes covered (best 10)" in alarm and "epoch 1" in alarm
-    assert detector.check_classes(4, 1.0, 5) is None  # already said
-    assert detector.check_classes(5, 2.2, 10) is None  # recovered
-    assert detector.check_classes(6, 1.8, 10)  # entropy down 0.4 nats > 0.3
-    detector.note_classes(7, float("nan"), 10)  # rows without an evaluation are ignored
-    assert detector.best_entropy == 2.2
+    return [epoch for epoch, counts in enumerate(histograms, 1) if detector.check_classes(epoch, counts)]
+
+
+EVEN, BLOB = [200] * 10, [0, 0, 0, 0, 0, 0, 2000, 0, 0, 0]  # n = 2,000: ten even classes; all "Shirt"
+HALF = [400] * 5 + [0] * 5  # five classes surely lost
+
+
+def test_no_class_alarm_in_the_blob_stage_and_persistence_before_it_speaks():
+    assert ESTABLISHED_CLASSES == 3 and PERSIST_EVALUATIONS == 2 and CLASSES_LOST_ALARM == 2
+    # The blob stage: one or two classes for several evaluations, then coverage spreads: silent.
+    two = [0, 0, 0, 0, 0, 0, 1500, 0, 500, 0]
+    assert _class_alarms([BLOB, BLOB, two, BLOB, EVEN, EVEN]) == []
+    # After coverage is established, one collapsing evaluation is not enough; two in a row are.
+    assert _class_alarms([EVEN, BLOB, EVEN, EVEN]) == []
+    assert _class_alarms([EVEN, EVEN, HALF, HALF, HALF]) == [4]
+    # Once per episode; a recovery re-arms it.
+    assert _class_alarms([EVEN, HALF, HALF, HALF, EVEN, BLOB, BLOB]) == [3, 7]
+
+
+def test_what_counts_as_collapsing():
+    one_lost = [222] * 9 + [2]  # one class surely lost: below CLASSES_LOST_ALARM
+    assert _class_alarms([EVEN, one_lost, one_lost, one_lost]) == []
+    two_lost = [250] * 8 + [0, 0]
+    assert _class_alarms([EVEN, two_lost, two_lost]) == [3]
+    # Every class still present but one dominates: e^H from 10 to under 5 effective classes.
+    dominated = [1640] + [40] * 9  # H = 0.77 nats against ln 10 = 2.30
+    assert _class_alarms([EVEN, dominated, dominated]) == [3]
+    # A healthy-looking drift (the issue's false alarm: 8 → 6 classes at 1 %, 1.71 → 1.56 nats) is silent.
+    before, after = [30, 0, 250, 40, 300, 0, 800, 10, 570, 0], [15, 0, 150, 25, 500, 0, 900, 5, 405, 0]
+    assert _class_alarms([before, after, after, after]) == []
+
+
+def test_the_alarm_line_names_the_lost_classes():
+    detector = CollapseDetector()
+    detector.check_classes(1, EVEN)
+    detector.check_classes(2, HALF)
+    line = detector.check_classes(3, HALF, CLASS_NAMES["fashion-mnist"])
+    assert line.startswith("class coverage collapsing at epoch 3 (2 evaluations in a row): 5 classes surely present "
+                           "(epoch 1: 10), surely lost: Sandal 10.0 → 0.0 %")
+    assert "Ankle boot 10.0 → 0.0 %" in line and "mode collapse?" in line
+
+
+def test_replay_equals_the_detector_fed_epoch_by_epoch():
+    diversities = [0.1, 0.3, 0.01, 0.01, 0.01, 0.4]
+    histograms = [EVEN, EVEN, HALF, HALF, None, EVEN]
+    alarms = replay(diversities, histograms)
+    assert [epoch for epoch, _ in alarms] == [4, 5]
+    assert alarms[0][1].startswith("class coverage") and alarms[1][1].startswith("mode collapse at epoch 5")
 
 
 def _collapse_alarms(trainer: Trainer) -> list[str]:
@@ -128,3 +232,28 @@ def test_a_run_writes_the_diversity_column_and_the_alarm(tmp_path):
         rows = list(csv.DictReader(file))
     assert [float(r["diversity"]) > 0 for r in rows] == [True] * COLLAPSE_EPOCHS
     assert not any("mode collapse" in a for a in run.alarms)  # an untrained G is not collapsed
+
+
+def test_a_state_from_the_older_class_rule_loads_and_restarts_the_class_signal():
+    detector = CollapseDetector()
+    detector.load_state_dict({"low_streak": 2, "diversity_alarmed": False, "best_entropy": 2.2,
+                              "best_covered": 10, "best_epoch": 4, "classes_alarmed": False})
+    assert detector.low_streak == 2 and detector.established_epoch is None
+    assert not hasattr(detector, "best_entropy")
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "collapse_sequences.json"
+
+
+def test_recorded_runs_healthy_ones_stay_silent_and_collapses_are_flagged():
+    """Sequences recorded by bench/lab_robustness.py and bench/collapse_calibration.py (docs/metrics.md)."""
+    runs = json.loads(FIXTURE.read_text())["runs"]
+    assert {run["expected"] for run in runs} <= {"healthy", "collapse", "stuck"}  # stuck: not asserted (docs)
+    assert {"healthy", "collapse"} <= {run["expected"] for run in runs}
+    for run in runs:
+        alarms = [line for _, line in replay(run["diversity"], run["histograms"]) if "collaps" in line]
+        where = f"{run['source']} seed {run['seed']} threads {run['threads']}"
+        if run["expected"] == "healthy":
+            assert alarms == [], f"false alarm in {where}: {alarms}"
+        elif run["expected"] == "collapse":
+            assert alarms, f"collapse not flagged in {where}"

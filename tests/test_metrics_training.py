@@ -50,18 +50,35 @@ def test_evaluating_does_not_touch_the_training_state():
     assert trainer.generator.training  # left in training mode
 
 
-def test_a_collapsed_generator_raises_one_alarm_against_the_best_in_the_history():
-    """As after a resume: the history says epoch 1 covered 10 classes; G then collapses to one image."""
+def test_building_the_evaluator_leaves_the_global_rng_alone(monkeypatch):
+    """The first load of the classifier builds a network (random init); D's dropout reads the same RNG."""
+    from gan_atelier.metrics import features
+
+    monkeypatch.setattr(features, "_LOADED", {})  # as in a fresh process: the classifier is built here
     trainer = _trainer()
-    trainer.history.append({"epoch": 1, "fid": 5.0, "recall": 0.5, "class_entropy": 2.25, "classes_covered": 10})
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    training_evaluator(trainer)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_a_collapsed_generator_raises_one_alarm_after_established_coverage():
+    """The detector has seen ten even classes; G then collapses to one image: alarm at the second evaluation."""
+    from gan_atelier.collapse import PERSIST_EVALUATIONS
+
+    trainer = _trainer()
+    assert trainer.collapse.check_classes(1, [SAMPLES // 10] * 10) is None  # as a resumed state would hold
     evaluate = training_evaluator(trainer)
     with torch.no_grad():  # collapse: G ignores z and draws one image
         for parameter in trainer.generator.parameters():
             parameter.zero_()
+    for _ in range(PERSIST_EVALUATIONS - 1):
+        row = evaluate(trainer)
+        assert trainer.alarms == []  # not yet: one collapsing evaluation may be noise
     row = evaluate(trainer)
     assert row["classes_covered"] == 1 and row["class_entropy"] == 0.0
     assert len(trainer.alarms) == 1
-    assert "class coverage collapsing" in trainer.alarms[0] and "(best 10)" in trainer.alarms[0]
+    assert "class coverage collapsing" in trainer.alarms[0] and "(epoch 1: 10)" in trainer.alarms[0]
     evaluate(trainer)
     assert len(trainer.alarms) == 1  # said once, not at every evaluation
 

@@ -10,12 +10,39 @@ Two signals, both read from fixed noise, so that successive epochs differ only b
   sample is still the same blurry blob, 0.06 to 0.12 (the ``quick`` preset: 0.060, 0.087, 0.113,
   then up to 0.37 at epoch 10; ``seed``: 0.16, 0.50, 0.61 after epochs 1 to 3); a healthy run,
   0.3 to 0.7 and rising; the lab's collapsing setting (Adam lr 1e-3, β1 0.9), 3e-5 from epoch 1
-  on. The threshold sits a factor 3 under the blob stage and far above a true collapse.
-* **Class coverage**, at the ``train.eval_every`` evaluations (the shipped Fashion-MNIST
-  classifier, :mod:`gan_atelier.metrics.training`): :data:`CLASSES_LOST_ALARM` classes lost, or
-  the class entropy down by more than :data:`ENTROPY_DROP_ALARM` nats, compared with the best
-  evaluation so far in the run. This catches a partial collapse (a few classes gone) that the
-  pixel diversity, an average over all pairs, moves too little to show.
+  on. The threshold sits a factor 3 under the blob stage and far above a true collapse
+  (measured over the lab's runs at several seeds and thread counts: ``docs/metrics.md``).
+* **Class coverage**, at the ``train.eval_every`` evaluations: the class histogram of the
+  ``train.eval_samples`` images drawn from fixed evaluation noise and classified by the shipped
+  Fashion-MNIST classifier (:mod:`gan_atelier.training.evaluation`). Those n images are a sample of
+  G's output distribution, so each share is uncertain; the rule compares confidence bounds,
+  never raw counts (see :meth:`CollapseDetector.check_classes`). It catches a partial collapse
+  (some classes gone) that the pixel diversity, an average over all pairs, moves too little to show.
+
+The class rule, at family level α = :data:`ALPHA` over the K classes of one histogram:
+
+* Each class share p_c = n_c / n gets a Wilson score interval (Wilson 1927; Brown, Cai &
+  DasGupta 2001) at z = Φ⁻¹(1 − α / (2K)) (Bonferroni: all K intervals hold together with
+  probability ≥ 1 − α; z = 2.807 for α = 0.05, K = 10)::
+
+      centre = (n_c + z²/2) / (n + z²),   half = z / (n + z²) · √(n_c (n − n_c) / n + z²/4)
+
+  A class is **present** when its lower bound is ≥ :data:`FLOOR` (1 %, the ``classes_covered``
+  share of :mod:`gan_atelier.metrics.classes`), **absent** when its upper bound is < FLOOR, and
+  undecided in between (at n = 2,000: present from 36 samples, absent up to 8).
+* The class entropy H = −Σ p_c ln p_c gets the delta-method standard error (Basharin 1959)
+  se(H) = √((Σ p_c (ln p_c)² − H²) / n), and the bounds H ± z·se.
+* **Blob stage.** Nothing is compared until coverage is *established*: the first evaluation with
+  at least :data:`ESTABLISHED_CLASSES` present classes. Before that, every sample of a young G is
+  the same blob that the classifier files under one or two classes, and a "drop" means nothing.
+* **Reference.** From then on the reference is the evaluation with the most present classes
+  (ties: the higher entropy).
+* **Collapsing** at an evaluation: at least :data:`CLASSES_LOST_ALARM` of the reference's present
+  classes are now absent — each change is beyond sampling noise, since both intervals exclude
+  the floor on opposite sides — or the effective number of classes e^H has confidently halved:
+  H_low(reference) − H_high(now) > ln 2.
+* **Persistence.** The alarm speaks after :data:`PERSIST_EVALUATIONS` collapsing evaluations in a
+  row; a non-collapsing evaluation resets the count and re-arms the alarm.
 
 Each signal warns once per episode and re-arms when the run recovers. The detector's state
 travels in checkpoints, so a resumed run warns exactly as an uninterrupted one.
@@ -24,16 +51,21 @@ travels in checkpoints, so a resumed run warns exactly as an uninterrupted one.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from statistics import NormalDist
+from typing import Any, Sequence
 
 import torch
 
 COLLAPSED_DIVERSITY = 0.02  # below 2 % of the real images' variety: the samples repeat one image
 COLLAPSE_EPOCHS = 3  # epochs in a row below it before the alarm
-CLASSES_LOST_ALARM = 2
-ENTROPY_DROP_ALARM = 0.3  # nats (ln 10 = 2.303 is the even-class maximum)
 REAL_DIVERSITY_IMAGES = 400  # real images in the reference diversity (the first ones of the split)
+
+ALPHA = 0.05  # family-wise error level of the K class intervals of one histogram
+FLOOR = 0.01  # a class is present above this share, absent below (a tenth of 1/K for K = 10)
+ESTABLISHED_CLASSES = 3  # present classes before any comparison (the blob stage has 1 or 2)
+CLASSES_LOST_ALARM = 2  # present classes of the reference now absent
+PERSIST_EVALUATIONS = 2  # collapsing evaluations in a row before the alarm
 
 
 def pixel_diversity(images: torch.Tensor) -> float:
@@ -64,6 +96,54 @@ def collapsed_from(diversities: list[float], threshold: float = COLLAPSED_DIVERS
     return start
 
 
+def class_z(classes: int, alpha: float = ALPHA) -> float:
+    """z = Φ⁻¹(1 − α / (2K)): two-sided Bonferroni quantile for K simultaneous intervals."""
+    return NormalDist().inv_cdf(1 - alpha / (2 * classes))
+
+
+def wilson_bounds(count: int, total: int, z: float) -> tuple[float, float]:
+    """Wilson score interval (lower, upper) of a binomial share count / total at quantile z."""
+    if total <= 0:
+        return 0.0, 1.0
+    centre = (count + z * z / 2) / (total + z * z)
+    half = z / (total + z * z) * math.sqrt(count * (total - count) / total + z * z / 4)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def entropy_bounds(counts: Sequence[int], z: float) -> tuple[float, float, float]:
+    """(H, H − z·se, H + z·se) in nats, se² = (Σ p ln² p − H²) / n (delta method, Basharin 1959)."""
+    total = sum(counts)
+    shares = [c / total for c in counts if c > 0]
+    entropy = -sum(p * math.log(p) for p in shares) + 0.0
+    second = sum(p * math.log(p) ** 2 for p in shares)
+    se = math.sqrt(max(second - entropy * entropy, 0.0) / total)
+    return entropy, entropy - z * se, entropy + z * se
+
+
+@dataclass(frozen=True)
+class ClassReading:
+    """One evaluation's histogram read through the confidence bounds."""
+
+    present: tuple[int, ...]  # classes whose lower bound is ≥ FLOOR
+    absent: tuple[int, ...]  # classes whose upper bound is < FLOOR
+    entropy: float
+    entropy_low: float
+    entropy_high: float
+    shares: tuple[float, ...]
+
+
+def read_classes(counts: Sequence[int], alpha: float = ALPHA, floor: float = FLOOR) -> ClassReading:
+    """Present and absent classes, and the entropy with its bounds, of a class histogram."""
+    counts = [int(c) for c in counts]
+    total = sum(counts)
+    z = class_z(len(counts), alpha)
+    bounds = [wilson_bounds(c, total, z) for c in counts]
+    entropy, low, high = entropy_bounds(counts, z)
+    return ClassReading(tuple(c for c, (lo, _) in enumerate(bounds) if lo >= floor),
+                        tuple(c for c, (_, hi) in enumerate(bounds) if hi < floor),
+                        entropy, low, high, tuple(c / total for c in counts))
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not math.isnan(value)
 
@@ -74,9 +154,13 @@ class CollapseDetector:
 
     low_streak: int = 0
     diversity_alarmed: bool = False
-    best_entropy: float | None = None
-    best_covered: int | None = None
-    best_epoch: int | None = None
+    established_epoch: int | None = None  # first evaluation with ESTABLISHED_CLASSES present
+    reference_epoch: int | None = None
+    reference_present: list[int] = field(default_factory=list)
+    reference_shares: list[float] = field(default_factory=list)
+    reference_entropy: float | None = None
+    reference_entropy_low: float | None = None
+    class_streak: int = 0
     classes_alarmed: bool = False
 
     def check_diversity(self, epoch: int, diversity: float) -> str | None:
@@ -94,35 +178,82 @@ class CollapseDetector:
                 f"images' pixel diversity (< {COLLAPSED_DIVERSITY}) for {self.low_streak} epochs "
                 f"(epochs {epoch - self.low_streak + 1}-{epoch}): G draws nearly one image whatever z is")
 
-    def check_classes(self, epoch: int, entropy: float, covered: int) -> str | None:
-        """An evaluation's class entropy (nats) and classes covered, compared with the best so far."""
-        if not (_is_number(entropy) and _is_number(covered)):
+    def check_classes(self, epoch: int, counts: Sequence[int] | None,
+                      names: Sequence[str] | None = None) -> str | None:
+        """One evaluation's class histogram (counts per predicted class); the rule is the module's."""
+        if counts is None or sum(int(c) for c in counts) <= 0:
             return None
-        alarm = None
-        if self.best_entropy is not None:
-            lost = self.best_covered - covered
-            drop = self.best_entropy - entropy
-            if lost < CLASSES_LOST_ALARM and drop <= ENTROPY_DROP_ALARM:
-                self.classes_alarmed = False
-            elif not self.classes_alarmed:
-                self.classes_alarmed = True
-                alarm = (f"class coverage collapsing at epoch {epoch}: {covered} classes covered "
-                         f"(best {self.best_covered}), class entropy {entropy:.2f} nats "
-                         f"(best {self.best_entropy:.2f} at epoch {self.best_epoch}); mode collapse?")
-        self.note_classes(epoch, entropy, covered)
-        return alarm
+        reading = read_classes(counts)
+        lost = self._lost(reading)
+        collapsing = lost is not None and (
+            len(lost) >= CLASSES_LOST_ALARM
+            or self.reference_entropy_low - reading.entropy_high > math.log(2))
+        self._note(epoch, reading)
+        if not collapsing:
+            self.class_streak, self.classes_alarmed = 0, False
+            return None
+        self.class_streak += 1
+        if self.class_streak < PERSIST_EVALUATIONS or self.classes_alarmed:
+            return None
+        self.classes_alarmed = True
+        return self._message(epoch, reading, lost, names)
 
-    def note_classes(self, epoch: int, entropy: float, covered: int) -> None:
-        """Update the best evaluation so far (also used to replay a history)."""
-        if not (_is_number(entropy) and _is_number(covered)):
-            return
-        if self.best_entropy is None or entropy > self.best_entropy:
-            self.best_entropy, self.best_epoch = float(entropy), epoch
-        self.best_covered = max(self.best_covered or 0, int(covered))
+    def _lost(self, reading: ClassReading) -> list[int] | None:
+        """The reference's present classes now absent, or None before coverage is established."""
+        if self.established_epoch is None:
+            return None
+        return [c for c in self.reference_present if c in reading.absent]
+
+    def _note(self, epoch: int, reading: ClassReading) -> None:
+        """Establishment and the reference evaluation (most present classes, then highest entropy)."""
+        if self.established_epoch is None:
+            if len(reading.present) < ESTABLISHED_CLASSES:
+                return
+            self.established_epoch = epoch
+        better = (len(reading.present), reading.entropy) > (len(self.reference_present), self.reference_entropy or 0.0)
+        if self.reference_epoch is None or better:
+            self.reference_epoch, self.reference_present = epoch, list(reading.present)
+            self.reference_shares = list(reading.shares)
+            self.reference_entropy, self.reference_entropy_low = reading.entropy, reading.entropy_low
+
+    def _message(self, epoch: int, reading: ClassReading, lost: list[int], names) -> str:
+        def name(c: int) -> str:
+            return names[c] if names is not None else f"class {c}"
+
+        gone = ", ".join(f"{name(c)} {100 * self.reference_shares[c]:.1f} → {100 * reading.shares[c]:.1f} %"
+                         for c in lost) or "none"
+        return (f"class coverage collapsing at epoch {epoch} ({self.class_streak} evaluations in a row): "
+                f"{len(reading.present)} class{'es' if len(reading.present) != 1 else ''} surely present (epoch {self.reference_epoch}: "
+                f"{len(self.reference_present)}), surely lost: {gone}; class entropy {reading.entropy:.2f} "
+                f"nats (epoch {self.reference_epoch}: {self.reference_entropy:.2f}); "
+                f"95 % simultaneous bounds; mode collapse?")
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state; keys of older detectors (another class rule) are ignored, so the class
+        signal of a run resumed from such a checkpoint starts again from its blob stage."""
+        known = {f.name for f in fields(self)}
         for key, value in state.items():
-            setattr(self, key, value)
+            if key in known:
+                setattr(self, key, value)
+
+
+def replay(diversities: Sequence[float | None], histograms: Sequence[Sequence[int] | None],
+           names: Sequence[str] | None = None) -> list[tuple[int, str]]:
+    """The alarms ``(epoch, line)`` a fresh detector raises on a recorded run, epoch by epoch.
+
+    ``diversities[e - 1]`` and ``histograms[e - 1]`` are epoch e's pixel diversity and evaluation
+    histogram (None where there was none), checked in the trainer's order: diversity, then classes.
+    """
+    detector, alarms = CollapseDetector(), []
+    for index in range(max(len(diversities), len(histograms))):
+        epoch = index + 1
+        diversity = diversities[index] if index < len(diversities) else None
+        counts = histograms[index] if index < len(histograms) else None
+        for alarm in (detector.check_diversity(epoch, diversity if diversity is not None else math.nan),
+                      detector.check_classes(epoch, counts, names)):
+            if alarm:
+                alarms.append((epoch, alarm))
+    return alarms

@@ -10,9 +10,11 @@ protocol: compare it along one run, not with ``gan-atelier evaluate``.
 Its noise is the run's eval stream (:meth:`RunSeeds.eval_noise`, ``seed + 4``). Each evaluation
 also feeds the run's collapse detector (:class:`gan_atelier.collapse.CollapseDetector`,
 the one ``lab mode-collapse`` uses, which also watches pixel diversity every epoch): one alarm line
-(:meth:`Trainer.add_alarm`) when class coverage collapses, i.e. two or more classes lost or the class
-entropy down by more than 0.3 nats compared with the best evaluation so far in this run. It
-warns once per collapse and re-arms when the run recovers.
+(:meth:`Trainer.add_alarm`) when class coverage collapses: classes surely present at the run's best
+evaluation now surely absent, or the effective number of classes surely halved, judged with
+confidence bounds on the histogram of the ``eval_samples`` images and held over consecutive
+evaluations (the rule and its formulas: :mod:`gan_atelier.collapse`). It warns once per
+collapse and re-arms when the run recovers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Callable
 
 import torch
 
+from ..data import CLASS_NAMES
 from ..errors import ConfigError
 from ..metrics.classes import class_histogram, classes_covered, entropy_nats
 from ..metrics.distances import frechet_distance, gaussian_stats
@@ -44,15 +47,12 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
     count = config.train.eval_samples
     if count < 10:
         raise ConfigError(f"bad value {count} for train.eval_samples: the metrics need at least 10 samples")
-    extractor = load_classifier()
-    reference = real_reference("test", count, extractor=extractor, data_dir=config.data.data_dir or None)
+    with torch.random.fork_rng(devices=[]):  # building the classifier (first load) draws from the global RNG,
+        extractor = load_classifier()        # which D's dropout uses: without the fork, eval would change training
+        reference = real_reference("test", count, extractor=extractor, data_dir=config.data.data_dir or None)
     real = reference.features.features
     noise = trainer.seeds.eval_noise(count, config.model.latent_dim)  # CPU: the same on any device
     labels = torch.arange(count) % 10 if trainer.conditional else None
-    detector = trainer.collapse
-    if detector.best_entropy is None:  # a checkpoint from before the detector kept its own state
-        for row in trainer.history:
-            detector.note_classes(row.get("epoch"), row.get("class_entropy"), row.get("classes_covered"))
 
     def evaluate(trainer) -> dict:
         images = torch.cat([
@@ -68,7 +68,7 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
                 "class_entropy": entropy_nats(counts),
                 "classes_covered": classes_covered(counts),
             }
-        alarm = trainer.collapse.check_classes(trainer.epoch, row["class_entropy"], row["classes_covered"])
+        alarm = trainer.collapse.check_classes(trainer.epoch, counts.tolist(), CLASS_NAMES["fashion-mnist"])
         if alarm:
             trainer.add_alarm(alarm)
         return row
