@@ -4,7 +4,7 @@ Usage::
 
     python bench/lab_robustness.py run                 # the grid, resumable (skips records already written)
     python bench/lab_robustness.py run --seeds 0 1 --threads 1 --experiments mode-collapse
-    python bench/lab_robustness.py table               # docs/lab-robustness.md, docs/lab-ranges.json,
+    python bench/lab_robustness.py table               # docs/lab-robustness.md, src/gan_atelier/lab/ranges.json,
                                                        # tests/fixtures/collapse_sequences.json
 
 ``run`` trains each (experiment, seed, threads) cell in its own process, exactly as

@@ -5,7 +5,7 @@
 
 * ``docs/lab-robustness.md``: per experiment, each conclusion its ``summary.md`` draws, "held in k
   of n runs", and the range (min–max over the runs) of every number the answer keys quote;
-* ``docs/lab-ranges.json``: the same ranges, for the notebooks to print beside a student's numbers;
+* ``src/gan_atelier/lab/ranges.json``: the same ranges, for the notebooks to print beside a student's numbers;
 * ``tests/fixtures/collapse_sequences.json`` and the detector table (``collapse_table.md``, pasted
   into ``docs/metrics.md``): see :mod:`collapse_table`.
 """
@@ -210,7 +210,7 @@ def markdown(analyses: dict, records: dict) -> str:
              "(every experiment at `--quick`, each cell in its own process; \"threads\" is what PyTorch used:",
              "1 with `--threads 1`, PyTorch's default otherwise, 2 on this 2-core machine). A conclusion reads",
              "\"k of n\": it held in k of the n runs of the grid; each number is given as min–max over the runs.",
-             "Numbers: `docs/lab-ranges.json` (read by the notebooks).", "",
+             "Numbers: `src/gan_atelier/lab/ranges.json` (shipped in the package; the notebooks print them beside the student's run).", "",
              "**Coverage of the grid.** The full grid is 7 experiments × seeds 0–4 × {1 thread, default} = 70 runs;",
              f"{sum(len(r) for r in records.values())} are recorded here (listed under each experiment). The rest did not fit in",
              "the CPU time of the session that wrote this table (2 cores shared by about seven jobs, load average 9–14);",
@@ -252,8 +252,8 @@ def main() -> int:
                   "conclusions": {k: {x: v[x] for x in ("text", "held", "runs")} for k, v in a["conclusions"].items()},
                   "ranges": {k: {x: v[x] for x in ("label", "min", "max", "runs")} for k, v in a["ranges"].items()}}
               for e, a in analyses.items()}
-    (ROOT / "docs" / "lab-ranges.json").write_text(json.dumps(ranges, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote docs/lab-robustness.md and docs/lab-ranges.json ({sum(len(r) for r in records.values())} records)")
+    (ROOT / "src" / "gan_atelier" / "lab" / "ranges.json").write_text(json.dumps(ranges, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote docs/lab-robustness.md and src/gan_atelier/lab/ranges.json ({sum(len(r) for r in records.values())} records)")
     return 0
 
 

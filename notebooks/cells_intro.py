@@ -138,6 +138,7 @@ from IPython.display import Image, Markdown, display
 
 from gan_atelier.lab import run_experiment
 from gan_atelier.lab.context import LabContext
+from gan_atelier.lab.report import expected_ranges
 
 
 def experiment(name):
@@ -149,6 +150,8 @@ def experiment(name):
         display(Image(filename=str(figure)))
     for note in result.notes:
         print("note:", note)
+    # ⟨Ce que d'autres exécutions (graines, threads) ont mesuré : vos nombres peuvent s'écarter du corrigé dans ces bornes.‖What other runs (seeds, threads) measured: your numbers may differ from the answer key within these ranges.⟩
+    display(Markdown(expected_ranges(name)))
     return result
 ''')
 

@@ -153,3 +153,23 @@ def fmt(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+
+
+def expected_ranges(name: str) -> str:
+    """What other runs of experiment ``name`` measured, as Markdown, for a student to set beside their own.
+
+    Read from ``lab/ranges.json`` (shipped with the package, written by ``bench/lab_robustness.py``
+    over seeds and thread counts): each conclusion as "held in k of n runs", each quoted number as
+    its range. Empty when the experiment was not part of that grid.
+    """
+    import json
+    from importlib import resources
+
+    table = json.loads(resources.files("gan_atelier.lab").joinpath("ranges.json").read_text(encoding="utf-8"))
+    if name not in table:
+        return ""
+    entry = table[name]
+    lines = [f"**Other runs of `{name}`** ({'; '.join(entry['runs'])}):", ""]
+    lines += [f"- {c['text']}: held in {c['held']} of {c['runs']} runs" for c in entry["conclusions"].values()]
+    lines += [f"- {r['label']}: {fmt(r['min'])} to {fmt(r['max'])} ({r['runs']} runs)" for r in entry["ranges"].values()]
+    return "\n".join(lines)
