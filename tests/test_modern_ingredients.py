@@ -124,3 +124,26 @@ def test_ema_decay_ramp_shortens_the_half_life_early():
     assert ema_decay(batch, half_life, 0, ramp) == 0.0  # first update: copy G
     with pytest.raises(ValueError):
         ema_decay(batch, 0, 100)
+
+
+# ------------------------------------------------------------------------------------ truncation
+def test_truncated_normal_stays_inside_and_has_the_truncated_variance():
+    from gan_atelier.truncation import truncated_normal, truncated_normal_variance
+
+    z = truncated_normal(4000, 50, 1.0, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (4000, 50) and z.abs().max().item() <= 1.0
+    # Var of N(0,1) truncated to [−1, 1] = 1 − 2φ(1)/(2Φ(1) − 1) ≈ 0.2911 (200,000 draws: sd ≈ 0.0006)
+    assert truncated_normal_variance(1.0) == pytest.approx(0.29112, abs=1e-4)
+    assert z.var().item() == pytest.approx(truncated_normal_variance(1.0), abs=0.004)
+    assert z.mean().item() == pytest.approx(0.0, abs=0.005)
+
+
+def test_truncation_none_is_the_plain_prior_and_seeded_draws_repeat():
+    from gan_atelier.truncation import truncated_normal
+
+    plain = truncated_normal(8, 5, None, generator=torch.Generator().manual_seed(3))
+    assert_close(plain, torch.randn(8, 5, generator=torch.Generator().manual_seed(3)))
+    first = truncated_normal(8, 5, 0.5, generator=torch.Generator().manual_seed(3))
+    assert_close(first, truncated_normal(8, 5, 0.5, generator=torch.Generator().manual_seed(3)))
+    with pytest.raises(ValueError, match="threshold"):
+        truncated_normal(2, 2, 0.0)
