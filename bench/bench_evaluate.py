@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from gan_atelier import api
+import gan_atelier as api
 from gan_atelier.config import get_config
 from gan_atelier.models import build_models
 

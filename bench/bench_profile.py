@@ -29,7 +29,7 @@ from bench_tp_loop import TPLoop, step_gemms  # noqa: E402
 
 from gan_atelier.config import get_config  # noqa: E402
 from gan_atelier.data import load_split  # noqa: E402
-from gan_atelier.train import Trainer  # noqa: E402
+from gan_atelier.training import Trainer  # noqa: E402
 
 
 class GemmOnly:

@@ -5,9 +5,9 @@ Usage::
     python bench/bench_sweep.py                    # 8 members (4 lr × 2 seeds), fp32, default threads
     python bench/bench_sweep.py --threads 1 --members 8 --steps 20 --repeats 5
 
-Each repetition times ``--steps`` steps of the :class:`~gan_atelier.batched.BatchedGANTrainer`
+Each repetition times ``--steps`` steps of the :class:`~gan_atelier.sweep.BatchedGANTrainer`
 holding all members, then ``--steps`` steps of each member's own
-:class:`~gan_atelier.train.Trainer` in turn (what ``gan-atelier train`` would do one run after
+:class:`~gan_atelier.training.Trainer` in turn (what ``gan-atelier train`` would do one run after
 another, without the run-folder I/O). Throughput is member-steps per second, by wall clock and
 by process CPU time; the ratio batched / one-by-one is the median over repetitions.
 """
@@ -21,11 +21,11 @@ import time
 
 import torch
 
-from gan_atelier.batched import BatchedGANTrainer
+from gan_atelier.sweep import BatchedGANTrainer
 from gan_atelier.config import get_config
 from gan_atelier.data import load_split
 from gan_atelier.sweep import expand_members
-from gan_atelier.train import Trainer
+from gan_atelier.training import Trainer
 
 LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2]
 

@@ -39,8 +39,8 @@ from bench_tp_loop import TPLoop  # noqa: E402
 
 from gan_atelier.config import get_config  # noqa: E402
 from gan_atelier.data import load_split  # noqa: E402
-from gan_atelier.metrics.training import training_evaluator  # noqa: E402
-from gan_atelier.train import Trainer  # noqa: E402
+from gan_atelier.training.evaluation import training_evaluator  # noqa: E402
+from gan_atelier.training import Trainer  # noqa: E402
 
 TP_EPOCHS = 50
 DEFAULT_CANDIDATE = ["train.precision=bf16", "train.lr=5e-4"]

@@ -14,7 +14,7 @@ uint8 28×28 array, then ``np.array`` → ``(1, 28, 28)`` → ``float() / 255``)
 forwards, ``nn.BCEWithLogitsLoss()``, ``.detach()``, the fake batch re-used for G, ``.item()``
 on both losses every step). ``--no-pil`` drops the PIL round trip (a faster, stricter baseline).
 
-The candidate is :class:`gan_atelier.train.Trainer` on the ``seed`` preset (the TP's math).
+The candidate is :class:`gan_atelier.training.Trainer` on the ``seed`` preset (the TP's math).
 
 Both run the same number of steps per block, blocks alternate TP / Trainer, and each block
 reports steps/s by wall clock and by process CPU time (CPU time is the steadier figure on
@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from gan_atelier.config import get_config
 from gan_atelier.data import load_split
-from gan_atelier.train import Trainer
+from gan_atelier.training import Trainer
 
 IMAGE_SIZE = 28 * 28
 LATENT_DIM = 100

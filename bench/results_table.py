@@ -12,7 +12,7 @@ Each (preset, seed) trains into ``RUNS_DIR/<preset>-seed<k>`` with ``train.seed 
 waits, and CPU time is then the honest cost). A finished run with the same config is reused, an
 interrupted one is resumed from its last checkpoint, and scores are cached in ``scores.json``
 per sample count and extractor hash, so an interrupted table continues where it stopped. Scores come from :func:`gan_atelier.metrics.evaluate_images` on ``--samples``
-images drawn with ``gan_atelier.api.sample(generator, n, seed=0)``, exactly what
+images drawn with ``gan_atelier.sample(generator, n, seed=0)``, exactly what
 ``gan-atelier evaluate RUN --n N`` computes. Conditional generators get balanced labels.
 
 The page reports, per preset, mean ± sample sd over the seeds of classifier FID, KID,
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import torch
 
-from gan_atelier import api
+import gan_atelier as api
 from gan_atelier import config as cfg
-from gan_atelier.runs import read_run_json
+from gan_atelier.run.folder import read_run_json
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PRESETS = ("seed", "dcgan", "cgan", "lsgan", "hinge", "wgan-gp", "vae")

@@ -7,7 +7,7 @@ Usage::
     python bench/seed_results.py --preset quick --seeds 0 1 2 --out docs/seed_results.md
 
 For each seed k the preset trains into ``RUNS_DIR/<preset>-seed<k>`` through
-:func:`gan_atelier.api.train` with ``train.seed = k`` (a completed run is reused, an
+:func:`gan_atelier.train` with ``train.seed = k`` (a completed run is reused, an
 interrupted one resumed). Each generator then draws ``--n`` samples
 (``api.sample(generator, n, seed=0)``), scored by :func:`gan_atelier.metrics.evaluate_images`
 against the first N test images; scores are kept in ``RUN/evaluation.json`` (reused when N and
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import torch
 
-from gan_atelier import api
+import gan_atelier as api
 from gan_atelier.config import get_config
 from gan_atelier.metrics import evaluate_images, load_classifier
 from gan_atelier.metrics.calibration import calibration_images
-from gan_atelier.runs import read_run_json
+from gan_atelier.run.folder import read_run_json
 
 METRICS = (
     # key, column title, format

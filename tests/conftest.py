@@ -73,7 +73,7 @@ def run_dir_hash(run_dir: Path) -> tuple[int, str]:
     """(step, state_hash) of a run folder's newest checkpoint, rebuilt into a fresh Trainer."""
     from gan_atelier import config as cfg
     from gan_atelier.checkpoint import find_latest, load_checkpoint
-    from gan_atelier.train import Trainer, state_hash
+    from gan_atelier.training import Trainer, state_hash
 
     state = load_checkpoint(find_latest(run_dir / "checkpoints"))
     config = cfg.from_dict(state["config"])

@@ -7,12 +7,12 @@ import csv
 import pytest
 import torch
 
-from gan_atelier import api
+import gan_atelier as api
 from gan_atelier.collapse import (COLLAPSE_EPOCHS, COLLAPSED_DIVERSITY, CollapseDetector, collapsed_from,
                                   pixel_diversity, real_diversity)
 from gan_atelier.config import get_config
 from gan_atelier.data import synthetic_split
-from gan_atelier.train import Trainer, state_hash
+from gan_atelier.training import Trainer, state_hash
 
 
 def test_pixel_diversity_closed_forms():

@@ -11,11 +11,12 @@ from torch.testing import assert_close
 from gan_atelier import config as cfg
 from gan_atelier.data import synthetic_split
 from gan_atelier.lab import d_loss, dcgan, detach, learning_rate, saturating, vae
-from gan_atelier.lab.common import (LabContext, LabResult, StepCpuClock, StepRecorder, markdown_table,
-                                    moving_average)
+from gan_atelier.lab.context import LabContext
+from gan_atelier.lab.recording import StepCpuClock, StepRecorder, moving_average
+from gan_atelier.lab.report import LabResult, markdown_table
 from gan_atelier.losses import ns_d_loss, ns_g_loss, saturating_g_loss
 from gan_atelier.models import build_models
-from gan_atelier.train import LoopHooks, Trainer, run_loop, state_hash
+from gan_atelier.training import LoopHooks, Trainer, run_loop, state_hash
 
 
 def tiny_models(seed: int = 0):

@@ -8,7 +8,7 @@ import pytest
 
 from gan_atelier import cli
 from gan_atelier.lab import EXPERIMENTS, run_experiment
-from gan_atelier.lab.common import LabContext
+from gan_atelier.lab.context import LabContext
 
 
 def run_tiny(name, tmp_path):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from gan_atelier import api, cli
+import gan_atelier as api
+from gan_atelier import cli
 from gan_atelier.config import get_config
 from gan_atelier.errors import CheckpointError, ConfigError
 from gan_atelier.metrics.inception import inception_fid

@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 
-from gan_atelier import api
+import gan_atelier as api
 from gan_atelier.config import get_config
 from gan_atelier.data import synthetic_split
-from gan_atelier.metrics import training_evaluator
-from gan_atelier.train import Trainer, state_hash
+from gan_atelier.training.evaluation import training_evaluator
+from gan_atelier.training import Trainer, state_hash
 
 SAMPLES = 200
 

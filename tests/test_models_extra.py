@@ -11,17 +11,18 @@ import pytest
 import torch
 from torch import nn
 
-from gan_atelier import api
+import gan_atelier as api
 from gan_atelier import config as cfg
 from gan_atelier.data import synthetic_split
 from gan_atelier.losses import LossPair, ns_d_loss, ns_g_loss
 from gan_atelier.models import build_models, count_parameters, generate_images
 from gan_atelier.models.conditional import ConditionalGenerator, ProjectionDiscriminator
-from gan_atelier.models.dcgan import DCGANDiscriminator, DCGANGenerator, discriminator_norm
-from gan_atelier.models.extra import BUILDERS
+from gan_atelier.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_atelier.objectives import discriminator_norm
+from gan_atelier.models import BUILDERS
 from gan_atelier.models.mlp import Generator
 from gan_atelier.models.vae import VAE
-from gan_atelier.train import Trainer
+from gan_atelier.training import Trainer
 
 
 @pytest.fixture(autouse=True)

@@ -25,13 +25,14 @@ from hypothesis import strategies as st
 from gan_atelier import checkpoint as ckpt
 from gan_atelier import cli
 from gan_atelier import config as cfg
-from gan_atelier.api import load_generator, sample
+from gan_atelier import files
+from gan_atelier.inference import load_generator, sample
 from gan_atelier.checkpoint import find_latest, load_checkpoint, plain_state, save_checkpoint
 from gan_atelier.data import synthetic_split
 from gan_atelier.errors import CheckpointError, WriteError
-from gan_atelier.export import export_generator, load_safetensors_generator
-from gan_atelier.runs import environment
-from gan_atelier.train import LoopHooks, Trainer, run_loop
+from gan_atelier.inference import export_generator, load_safetensors_generator
+from gan_atelier.run.folder import environment
+from gan_atelier.training import LoopHooks, Trainer, run_loop
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -146,7 +147,7 @@ def test_unwritable_folder_is_a_write_error_simulated(committed, monkeypatch):
     def refusing_open(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
-    monkeypatch.setattr(ckpt, "open", refusing_open, raising=False)
+    monkeypatch.setattr(files, "open", refusing_open, raising=False)
     with pytest.raises(WriteError, match="Permission denied"):
         save_checkpoint(small_state(8), committed, "step_000000008.pt")
     monkeypatch.undo()

@@ -27,12 +27,12 @@ import torch
 
 from gan_atelier import cli
 from gan_atelier import config as cfg
-from gan_atelier.api import train
+from gan_atelier.run import train
 from gan_atelier.checkpoint import find_latest, load_checkpoint, save_checkpoint
 from gan_atelier.data import synthetic_split
 from gan_atelier.errors import CheckpointError, NonFiniteLossError, RunDirError
-from gan_atelier.runs import RunLock, check_run_name, default_run_dir
-from gan_atelier.train import LoopHooks, Trainer, run_loop, state_hash
+from gan_atelier.run.folder import RunLock, check_run_name, default_run_dir
+from gan_atelier.training import LoopHooks, Trainer, run_loop, state_hash
 from conftest import metric_rows, run_dir_hash as run_hash
 
 OVERRIDES = {"data.subset": 96, "train.batch_size": 32, "train.epochs": 2, "train.threads": 1}

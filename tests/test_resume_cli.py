@@ -37,8 +37,8 @@ from gan_atelier import cli
 from gan_atelier import config as cfg
 from gan_atelier.checkpoint import find_latest, load_checkpoint
 from gan_atelier.data import synthetic_split
-from gan_atelier.runs import RunLock
-from gan_atelier.train import Trainer, state_hash
+from gan_atelier.run.folder import RunLock
+from gan_atelier.training import Trainer, state_hash
 from conftest import metric_rows, run_dir_hash as final_hash
 
 pytestmark = pytest.mark.slow

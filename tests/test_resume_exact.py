@@ -21,7 +21,7 @@ import torch
 from gan_atelier import config as cfg
 from gan_atelier.checkpoint import load_checkpoint, save_checkpoint
 from gan_atelier.data import synthetic_split
-from gan_atelier.train import LoopHooks, Trainer, run_loop, state_hash
+from gan_atelier.training import LoopHooks, Trainer, run_loop, state_hash
 
 OVERRIDES = {"data.subset": 100, "train.batch_size": 32, "train.epochs": 3, "train.threads": 1}
 STEPS_PER_EPOCH = 4

@@ -13,7 +13,7 @@ from gan_atelier import config as cfg
 from gan_atelier.data import synthetic_split
 from gan_atelier.models import Discriminator, Generator
 from gan_atelier.speed import SampledDropout, make_adam, use_sampled_dropout
-from gan_atelier.train import Trainer
+from gan_atelier.training import Trainer
 
 LATENT_DIM, IMAGE_SIZE = 100, 28 * 28
 STEPS = 5  # 100 images in batches of 32: 4 batches per epoch (the last one of 4), so a new epoch too
@@ -196,7 +196,7 @@ def test_bf16_step_runs_and_keeps_fp32_master_weights(setup):
 
 # ---------------------------------------------------------------- the GPU path's sync-free NaN guard, on CPU
 def test_deferred_nan_checks_change_nothing_when_losses_are_finite(setup):
-    from gan_atelier.train import state_hash
+    from gan_atelier.training import state_hash
 
     config, split = setup
     hashes = []

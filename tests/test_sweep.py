@@ -7,13 +7,13 @@ import torch
 import torch.nn as nn
 
 from gan_atelier import config as cfg
-from gan_atelier.api import load_generator
-from gan_atelier.batched import BatchedGANTrainer
+from gan_atelier.inference import load_generator
+from gan_atelier.sweep import BatchedGANTrainer
 from gan_atelier.cli import main
 from gan_atelier.data import synthetic_split
 from gan_atelier.errors import ConfigError
 from gan_atelier.sweep import expand_members, run_sweep
-from gan_atelier.train import Trainer
+from gan_atelier.training import Trainer
 
 STEPS = 5  # 100 images in batches of 32: an epoch boundary and a short last batch
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from gan_atelier import config as cfg
 from gan_atelier.data import synthetic_split
 from gan_atelier.losses import ns_d_loss, ns_g_loss
-from gan_atelier.train import Trainer, run_loop
+from gan_atelier.training import Trainer, run_loop
 
 
 def make_trainer(**overrides):
@@ -135,7 +135,7 @@ def test_epoch_row_means_match_the_tp_averaging():
 
 
 def test_same_seed_same_weights_different_seed_different(one_thread):
-    from gan_atelier.train import state_hash
+    from gan_atelier.training import state_hash
 
     hashes = []
     for overrides in ({}, {}, {"train.seed": 5}):

@@ -26,53 +26,17 @@ import shutil
 import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from .errors import CheckpointError, WriteError
+from .files import atomic_write_bytes, atomic_write_text
 
 SCHEMA_VERSION = 1
 POINTER = "latest.json"
 KEEP = 2  # checkpoints retained in a run's checkpoints/ folder
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Write ``path`` through ``write(file)`` so that it is either complete or untouched."""
-    path = Path(path)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-        _fsync_dir(path.parent)
-    except OSError as error:
-        temp.unlink(missing_ok=True)
-        reason = error.strerror or str(error)
-        raise WriteError(f"could not write {path}: {reason} (nothing was replaced)") from None
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, lambda file: file.write(text.encode("utf-8")))
 
 
 def plain_state(value: Any, where: str = "state") -> Any:

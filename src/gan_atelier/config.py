@@ -1,6 +1,6 @@
 """Typed configuration: frozen dataclasses, named presets, TOML files and checked overrides.
 
-Standard library only. A run is described by one :class:`RunConfig` made of one dataclass per
+Standard library only (``python -c "import gan_atelier.config"`` needs no torch). A run is described by one :class:`RunConfig` made of one dataclass per
 concern. Presets are small named values built from the defaults; the defaults *are* the TP
 (``seed`` preset). Overrides such as ``--set train.lr=1e-3`` are parsed against the field's
 type, and an unknown section, key or bad value raises :class:`ConfigError` naming the valid
@@ -16,14 +16,16 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .config_checks import validate_recipe
 from .errors import ConfigError
+from .objectives import LOSSES  # the one list of loss names (torch-free)
 
 DATASETS = ("fashion-mnist", "mnist")
 MODELS = ("mlp", "dcgan", "cgan", "vae")
-LOSSES = ("ns", "saturating", "lsgan", "hinge", "wgan-gp")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 ON_NAN = ("stop", "skip")
+D_NORMS = ("auto", "batch", "layer", "none")  # "auto": the loss's choice (objectives.discriminator_norm)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class ModelConfig:
     name: str = "mlp"  # one of MODELS; "mlp" is the TP's G and D
     latent_dim: int = 100
     spectral_norm: bool = False  # on D's layers (not in the TP)
+    d_norm: str = "auto"  # D's normalisation (dcgan, cgan), one of D_NORMS; "none" for R1/R2
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,13 @@ class TrainConfig:
     gp_weight: float = 10.0  # lambda of the gradient penalty (wgan-gp only)
     label_smoothing: float = 0.0  # one-sided: real target 1 - s (0 = the TP)
     ema: float = 0.0  # decay of an EMA copy of G used for sampling (0 = off)
+    ema_half_life: float = 0.0  # or: the EMA's half-life in images (0 = off); see schedules.ema_decay
+    ema_ramp: float = 0.0  # half-life ramp-up: min(ema_half_life, ramp · images seen) (0 = no ramp)
+    r1_gamma: float = 0.0  # zero-centred penalty (γ/2)·E‖∇D(x)‖² on real images (0 = off)
+    r2_gamma: float = 0.0  # the same on generated images (0 = off)
+    r_every: int = 1  # lazy R1/R2: applied every r_every D steps with γ × r_every
+    gamma_end_ratio: float = 1.0  # cosine decay of γ to γ × ratio over the run (1 = constant)
+    lr_end_ratio: float = 1.0  # cosine decay of both lrs to lr × ratio over the run (1 = constant)
     seed: int = 0
     sample_every: int = 5  # epochs between fixed-noise grids
     checkpoint_every: int = 1  # epochs between checkpoints (0 = only at the end)
@@ -86,6 +96,7 @@ CHOICES = {
     ("train", "device"): DEVICES,
     ("train", "precision"): PRECISIONS,
     ("train", "on_nan"): ON_NAN,
+    ("model", "d_norm"): D_NORMS,
 }
 # Keys that may change when a run is resumed; the rest would silently change the experiment.
 RESUMABLE_KEYS = {
@@ -93,6 +104,12 @@ RESUMABLE_KEYS = {
     "train.checkpoint_every_steps", "train.eval_every", "train.eval_samples", "train.threads",
     "data.data_dir",
 }
+
+
+_MODERN = {"model.d_norm": "none", "train.loss": "rpgan", "train.r1_gamma": 0.01, "train.r2_gamma": 0.01,
+           "train.r_every": 8, "train.gamma_end_ratio": 0.1, "train.lr_end_ratio": 0.25, "train.beta1": 0.0,
+           "train.beta2": 0.99, "train.ema_half_life": 10000.0, "train.ema_ramp": 0.05, "train.epochs": 16,
+           "train.sample_every": 2}
 
 
 def _preset_values() -> dict[str, dict[str, Any]]:
@@ -111,6 +128,11 @@ def _preset_values() -> dict[str, dict[str, Any]]:
         # Loss comparisons on the DCGAN architecture (against the dcgan preset: only the loss differs).
         "lsgan": {"model.name": "dcgan", "train.loss": "lsgan", "train.epochs": 20, "train.sample_every": 2},
         "hinge": {"model.name": "dcgan", "train.loss": "hinge", "train.epochs": 20, "train.sample_every": 2},
+        # The modern recipe (R3GAN-like, docs/results.md "The modern preset"): RpGAN loss, lazy R1 + R2
+        # (γ = 0.01 for pixels in [0, 1], every 8 D steps), a D without normalisation, Adam β = (0, 0.99),
+        # cosine decay of lr (→ ×0.25) and γ (→ ×0.1), EMA of G with a 10,000-image half-life and a 5 % ramp.
+        "modern": _MODERN | {"model.name": "dcgan"},
+        "modern-cgan": _MODERN | {"model.name": "cgan"},
         # Gulrajani et al. 2017: n_critic = 5, λ = 10, Adam lr 1e-4, betas (0, 0.9); layer-norm critic.
         "wgan-gp": {"model.name": "dcgan", "train.loss": "wgan-gp", "train.d_steps": 5,
                     "train.lr": 1e-4, "train.beta1": 0.0, "train.beta2": 0.9,
@@ -238,6 +260,7 @@ def validate(config: RunConfig) -> RunConfig:
             raise ConfigError(f"bad value {value!r} for {key}: must be in [0, 1)")
     if config.model.name == "vae" and t.loss != "ns":
         raise ConfigError("train.loss does not apply to model.name='vae' (it has its own ELBO loss)")
+    validate_recipe(config)  # the modern recipe's keys (config_checks.py)
     return config
 
 
@@ -295,7 +318,10 @@ def dumps_toml(config: RunConfig) -> str:
         lines.append("")
         lines.append(f"[{section_name}]")
         for f in fields(SECTIONS[section_name]):
-            lines.append(f"{f.name} = {_toml_value(getattr(getattr(config, section_name), f.name))}")
+            line = f"{f.name} = {_toml_value(getattr(getattr(config, section_name), f.name))}"
+            if section_name == "train" and f.name in _EFFECTIVE and not getattr(config.train, f.name):
+                line += f"  # 0 = use lr: {_toml_value(_EFFECTIVE[f.name](config))} in effect"
+            lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -309,8 +335,15 @@ def _toml_value(value: Any) -> str:
 
 
 def lr_d(config: RunConfig) -> float:
+    """D's learning rate in effect: ``train.lr_d``, or ``train.lr`` when it is 0."""
     return config.train.lr_d or config.train.lr
 
 
 def lr_g(config: RunConfig) -> float:
+    """G's learning rate in effect: ``train.lr_g``, or ``train.lr`` when it is 0."""
     return config.train.lr_g or config.train.lr
+
+
+# Keys whose stored 0 means "use train.lr": config.toml shows the rate in effect beside them (a TOML
+# comment, so the file still loads back to the same config and a later --set train.lr still applies).
+_EFFECTIVE = {"lr_d": lr_d, "lr_g": lr_g}

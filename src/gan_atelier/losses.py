@@ -32,6 +32,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .objectives import GRADIENT_PENALTY, LOSSES, OBJECTIVES, objective
+
 REAL = 1.0
 FAKE = 0.0
 
@@ -104,6 +106,8 @@ def rpgan_g_loss(fake_logits, real_logits):
 
 @dataclass(frozen=True)
 class LossPair:
+    """D's and G's loss of one objective; the flags mirror its :class:`~gan_atelier.objectives.Objective`."""
+
     name: str
     d_loss: Callable[..., torch.Tensor]
     g_loss: Callable[[torch.Tensor], torch.Tensor]
@@ -120,21 +124,26 @@ class LossPair:
         return self.g_loss(fake_logits)
 
 
-LOSS_PAIRS = {
-    "ns": LossPair("ns", ns_d_loss, ns_g_loss),
-    "saturating": LossPair("saturating", ns_d_loss, saturating_g_loss),
-    "lsgan": LossPair("lsgan", lsgan_d_loss, lsgan_g_loss, probabilistic=False),
-    "hinge": LossPair("hinge", hinge_d_loss, wasserstein_g_loss, probabilistic=False),
-    "wgan-gp": LossPair("wgan-gp", wasserstein_d_loss, wasserstein_g_loss,
-                        uses_gradient_penalty=True, probabilistic=False),
-    "rpgan": LossPair("rpgan", rpgan_d_loss, rpgan_g_loss, probabilistic=False, g_uses_real_logits=True),
+_FUNCTIONS = {  # name → (d_loss, g_loss); the names and D's needs live in gan_atelier.objectives
+    "ns": (ns_d_loss, ns_g_loss),
+    "saturating": (ns_d_loss, saturating_g_loss),
+    "lsgan": (lsgan_d_loss, lsgan_g_loss),
+    "hinge": (hinge_d_loss, wasserstein_g_loss),
+    "wgan-gp": (wasserstein_d_loss, wasserstein_g_loss),
+    "rpgan": (rpgan_d_loss, rpgan_g_loss),
 }
+LOSS_PAIRS = {
+    o.name: LossPair(o.name, *_FUNCTIONS[o.name], uses_gradient_penalty=o.d_penalty == GRADIENT_PENALTY,
+                     probabilistic=o.probabilistic, g_uses_real_logits=o.relativistic)
+    for o in OBJECTIVES
+}
+if set(_FUNCTIONS) != set(LOSSES):  # a loss added to gan_atelier.objectives without its functions
+    raise ImportError(f"losses without functions: {sorted(set(LOSSES) ^ set(_FUNCTIONS))}")
 
 
 def get_loss_pair(name: str) -> LossPair:
-    if name not in LOSS_PAIRS:
-        raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(LOSS_PAIRS)}")
-    return LOSS_PAIRS[name]
+    """The pair named ``name``; an unknown name raises ConfigError (a ValueError) listing the valid ones."""
+    return LOSS_PAIRS[objective(name).name]
 
 
 def gradient_penalty(critic: Callable[..., torch.Tensor], real: torch.Tensor, fake: torch.Tensor,

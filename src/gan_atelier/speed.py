@@ -19,9 +19,13 @@ import torch
 from torch import nn
 
 
-def make_adam(parameters: Iterable[torch.Tensor], lr: float, betas: tuple[float, float],
+def make_adam(parameters: Iterable[torch.Tensor] | list[dict], lr: float, betas: tuple[float, float],
               device: torch.device) -> torch.optim.Adam:
-    """``torch.optim.Adam`` with the fused kernel where this PyTorch has it for ``device``."""
+    """``torch.optim.Adam`` with the fused kernel where this PyTorch has it for ``device``.
+
+    ``parameters`` may be parameter groups carrying their own ``lr`` and ``betas`` (a sweep: one
+    group per member); ``lr`` and ``betas`` are then only the defaults.
+    """
     fused = device.type in ("cuda", "cpu")
     return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=fused)
 

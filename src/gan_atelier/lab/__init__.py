@@ -39,7 +39,7 @@ def run_experiment(name: str, context=None, **context_fields):
     import importlib
 
     from ..errors import ConfigError
-    from .common import LabContext
+    from .context import LabContext
 
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; valid experiments: {', '.join(EXPERIMENTS)}")

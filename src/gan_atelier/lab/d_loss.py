@@ -23,9 +23,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..train import LoopHooks
-from .common import (LabContext, LabResult, StepRecorder, fixed_noise_images, fmt, metrics_notes, moving_average,
-                     subplots, save_figure, sample_images, score)
+from ..training import LoopHooks
+from ..viz import save_figure, subplots
+from .context import LabContext, fixed_noise_images, sample_images
+from .recording import StepRecorder, moving_average
+from .report import LabResult, fmt, metrics_notes, score
 
 NAME, QUESTION = "d-loss", "final Q1"
 SETTINGS = {

@@ -17,9 +17,11 @@ from __future__ import annotations
 import torch
 
 from ..models import count_parameters
-from ..train import LoopHooks
-from .common import (StepCpuClock, LabContext, LabResult, fixed_noise_images, fmt, markdown_table, metrics_notes,
-                     save_grids_figure, sample_images, score)
+from ..training import LoopHooks
+from ..viz import save_grids_figure
+from .context import LabContext, fixed_noise_images, sample_images
+from .recording import StepCpuClock
+from .report import LabResult, fmt, markdown_table, metrics_notes, score
 
 NAME, QUESTION = "dcgan", "final Q4"
 SETTINGS = {

@@ -26,7 +26,9 @@ import torch
 
 from ..losses import FAKE, bce_with_logits, ns_d_loss, ns_g_loss
 from ..models import build_models, generate_images
-from .common import LabContext, LabResult, fmt, subplots, save_figure
+from ..viz import save_figure, subplots
+from .context import LabContext
+from .report import LabResult, fmt
 
 NAME, QUESTION = "detach", "Q3.1"
 SETTINGS = {"full": {"repeats": 50}, "quick": {"repeats": 20}, "tiny": {"repeats": 3}}

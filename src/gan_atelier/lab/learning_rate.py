@@ -11,8 +11,8 @@ last mistake (mode hopping, collapse). Unequal rates (TTUR, Heusel et al. 2017) 
 but the faster player must be the one whose job is easier to keep stable, usually D.
 
 The experiment trains the TP with each setting in :data:`MEMBERS` on the same data and seed (as
-one batched job with :func:`gan_atelier.sweep.run_sweep` when it is installed, else one run
-after another), records every step, and names what each run did with :func:`diagnose`.
+one batched job with :func:`gan_atelier.sweep.run_sweep`, or one run after another), records
+every step, and names what each run did with :func:`diagnose`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from pathlib import Path
 
 import torch
 
-from ..api import sample
-from ..train import LoopHooks
-from .common import (LabContext, LabResult, StepRecorder, fixed_noise_images, fmt, markdown_table,
-                     metrics_notes, moving_average, subplots, save_figure, save_grids_figure, score)
+from ..inference import sample
+from ..training import LoopHooks
+from ..viz import save_figure, save_grids_figure, subplots
+from .context import LabContext, fixed_noise_images
+from .recording import BatchedStepRecorder, StepRecorder, moving_average
+from .report import LabResult, fmt, markdown_table, metrics_notes, score
 
 NAME, QUESTION = "learning-rate", "Q2.1"
 MEMBERS = {  # folder name → (label, overrides)
@@ -132,41 +134,8 @@ class Member:
     alarms: list[str]
 
 
-class BatchedStepRecorder:
-    """``run_sweep(on_step=…)`` callback: per-step values of every member of a batched sweep.
-
-    As :class:`~gan_atelier.lab.common.StepRecorder`, from the increments of each member's epoch
-    sums; a step where a member did not update (stopped on a non-finite loss) is recorded as NaN.
-    """
-
-    def __init__(self, members: int):
-        self.recorders = [StepRecorder(grad_norm=False) for _ in range(members)]
-        self._previous = [([0.0] * 4, 0, 0) for _ in range(members)]
-
-    def __call__(self, trainer) -> None:
-        for k, member in enumerate(trainer.state):
-            sums, batches, g_batches = member.sums.tolist(), member.batches, member.g_batches
-            previous_sums, previous_batches, previous_g = self._previous[k]
-            if batches < previous_batches:  # a new epoch started from zero
-                previous_sums, previous_batches, previous_g = [0.0] * 4, 0, 0
-            self._previous[k] = (sums, batches, g_batches)
-            nan = float("nan")
-            if batches == previous_batches:  # no update this step
-                values, g_stepped = [nan] * 4, False
-            else:
-                values = [now - before for now, before in zip(sums, previous_sums)]
-                g_stepped = g_batches > previous_g
-            self.recorders[k].rows.append({
-                "step": trainer.step, "epoch": trainer.epoch + trainer.batch_index / trainer.num_batches,
-                "d_loss": values[0], "g_loss": values[1] if g_stepped else nan,
-                "d_real": values[2], "d_fake": values[3], "g_grad_norm": nan})
-
-
 def batched_sweep_available() -> bool:
-    try:
-        from ..sweep import run_sweep  # noqa: F401
-    except ImportError:
-        return False
+    """Train the settings as one batched sweep (True), or one run after another (the tests compare both)."""
     return True
 
 

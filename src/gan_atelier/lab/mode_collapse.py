@@ -30,9 +30,10 @@ import torch
 
 from ..collapse import COLLAPSED_DIVERSITY, collapsed_from
 from ..data import CLASS_NAMES
-from ..train import LoopHooks
-from .common import (LabContext, LabResult, fmt, metrics_notes, metrics_unavailable, subplots,
-                     save_figure, save_grids_figure)
+from ..training import LoopHooks
+from ..viz import save_figure, save_grids_figure, subplots
+from .context import LabContext
+from .report import LabResult, fmt, metrics_notes, metrics_unavailable
 
 NAME, QUESTION = "mode-collapse", "final Q2"
 # Found by 5-epoch runs on 12,000 images (pixel diversity, predicted classes; docs/en/answers.md):

@@ -25,9 +25,11 @@ import torch
 
 from ..losses import get_loss_pair
 from ..models import generate_images
-from ..train import LoopHooks
-from .common import (LabContext, LabResult, StepRecorder, fixed_noise_images, fmt, metrics_notes, moving_average,
-                     subplots, save_figure, save_grids_figure, sample_images, score)
+from ..training import LoopHooks
+from ..viz import save_figure, save_grids_figure, subplots
+from .context import LabContext, fixed_noise_images, sample_images
+from .recording import StepRecorder, moving_average
+from .report import LabResult, fmt, metrics_notes, score
 
 NAME, QUESTION = "saturating", "Q1.1"
 LOSSES = ("saturating", "ns")

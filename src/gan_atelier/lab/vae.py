@@ -24,9 +24,11 @@ import torch.nn.functional as F
 
 from ..losses import bernoulli_reconstruction, gaussian_kl
 from ..models import count_parameters
-from ..train import LoopHooks
-from .common import (StepCpuClock, LabContext, LabResult, fmt, markdown_table, metrics_notes, save_grids_figure,
-                     sample_images, score)
+from ..training import LoopHooks
+from ..viz import save_grids_figure
+from .context import LabContext, sample_images
+from .recording import StepCpuClock
+from .report import LabResult, fmt, markdown_table, metrics_notes, score
 
 NAME, QUESTION = "vae", "final Q3"
 SETTINGS = {  # gan: overrides of the GAN's training (the VAE uses the project's vae preset)

@@ -14,8 +14,10 @@ The numbers are *classifier* metrics ("FID-FMNIST-CNN v1"), not Inception FID; s
 Modules: ``classifier`` (the CNN and its training), ``features`` (loading, embedding),
 ``distances`` (FID, KID), ``prdc`` (precision/recall, density/coverage), ``classes``
 (histogram, entropy, classifier IS), ``memorisation``, ``reference`` (cached real statistics),
-``evaluate`` (everything together), ``calibration`` (damaged real sets), ``training`` (the
-``train.eval_every`` evaluator), ``inception`` (optional, local weights only), ``cli``.
+``evaluate`` (everything together), ``calibration`` (damaged real sets), ``inception``
+(optional, local weights only). The ``train.eval_every`` evaluator built on them is
+:mod:`gan_atelier.training.evaluation`; the ``evaluate`` and ``classifier`` commands are in
+:mod:`gan_atelier.cli`.
 """
 
 from .classes import (class_histogram, class_metrics, classes_covered, classifier_inception_score,
@@ -26,12 +28,11 @@ from .features import (FID_NAME, Extractor, FeatureSet, extract_features, load_c
                        predict_classes)
 from .prdc import density_coverage, precision_recall, prdc
 from .reference import real_reference
-from .training import training_evaluator
 
 __all__ = [
     "FID_NAME", "Extractor", "FeatureSet", "class_histogram", "class_metrics", "classes_covered",
     "classifier_inception_score", "density_coverage", "entropy_nats", "evaluate_features",
     "evaluate_images", "extract_features", "fid_from_features", "format_report", "frechet_distance",
     "gaussian_stats", "kernel_distance", "kl_to_uniform", "load_classifier", "per_class_histograms",
-    "prdc", "precision_recall", "predict_classes", "real_reference", "training_evaluator",
+    "prdc", "precision_recall", "predict_classes", "real_reference",
 ]

@@ -1,44 +1,81 @@
 """Model registry: ``build_models(config)`` → (generator, discriminator).
 
-Models return images (G) or logits (D) and know nothing of losses or optimizers.
+Models return images (G) or logits (D) and know nothing of losses or optimizers. Every model
+declares, as class or instance attributes (read directly, never with a default):
+
+* a generator: ``latent_dim: int`` and ``conditional: bool`` (``forward(z)`` or ``forward(z, labels)``);
+* a discriminator: ``conditional: bool`` and ``has_batchnorm: bool`` (a BatchNorm D must see real
+  and generated images in separate forward passes, so batch statistics never mix the two).
+
+The VAE has no discriminator (``None``). D's normalisation for a run is the loss's choice
+(:func:`gan_atelier.objectives.discriminator_norm`); the builders receive it.
 """
 
 from __future__ import annotations
+
+from typing import Callable, Protocol
 
 import torch
 from torch import nn
 
 from ..config import MODELS, RunConfig
 from ..errors import ConfigError
+from ..objectives import discriminator_norm
+from .conditional import ConditionalGenerator, ProjectionDiscriminator
+from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import Discriminator, Generator
+from .vae import VAE
 
-__all__ = ["Generator", "Discriminator", "build_models", "generate_images", "count_parameters"]
+__all__ = ["Generator", "Discriminator", "build_models", "generate_images", "count_parameters",
+           "REGISTRY", "BUILDERS", "GeneratorModule", "DiscriminatorModule"]
 
 
-def build_models(config: RunConfig) -> tuple[nn.Module, nn.Module]:
+class GeneratorModule(Protocol):
+    latent_dim: int
+    conditional: bool
+
+
+class DiscriminatorModule(Protocol):
+    conditional: bool
+    has_batchnorm: bool
+
+
+Builder = Callable[[RunConfig], "tuple[nn.Module, nn.Module | None]"]
+
+
+def build_mlp(config: RunConfig) -> tuple[nn.Module, nn.Module]:
+    """The TP's G and D (no normalisation in D: the loss's choice does not apply)."""
+    return Generator(config.model.latent_dim), Discriminator()
+
+
+def build_dcgan(config: RunConfig) -> tuple[nn.Module, nn.Module]:
+    norm = discriminator_norm(config.train.loss, config.model.spectral_norm, config.model.d_norm)
+    return DCGANGenerator(config.model.latent_dim), DCGANDiscriminator(norm=norm)
+
+
+def build_cgan(config: RunConfig) -> tuple[nn.Module, nn.Module]:
+    norm = discriminator_norm(config.train.loss, config.model.spectral_norm, config.model.d_norm)
+    return ConditionalGenerator(config.model.latent_dim), ProjectionDiscriminator(norm=norm)
+
+
+def build_vae(config: RunConfig) -> tuple[nn.Module, None]:
+    return VAE(config.model.latent_dim), None
+
+
+REGISTRY: dict[str, Builder] = {"mlp": build_mlp, "dcgan": build_dcgan, "cgan": build_cgan, "vae": build_vae}
+BUILDERS = {name: build for name, build in REGISTRY.items() if name != "mlp"}  # the models beyond the TP
+if tuple(REGISTRY) != MODELS:
+    raise ImportError(f"config.MODELS {MODELS} and the model registry {tuple(REGISTRY)} disagree")
+
+
+def build_models(config: RunConfig) -> tuple[nn.Module, nn.Module | None]:
     """Fresh G and D for ``config.model`` (initialised from the global torch RNG)."""
-    name, latent_dim = config.model.name, config.model.latent_dim
-    if name == "mlp":
-        generator, discriminator = Generator(latent_dim), Discriminator()
-    else:
-        builders = _extra_builders()
-        if name not in builders:
-            raise ConfigError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
-        generator, discriminator = builders[name](config)
+    if config.model.name not in REGISTRY:  # config validation already refuses it; a clear error anyway
+        raise ConfigError(f"unknown model {config.model.name!r}; valid models: {', '.join(MODELS)}")
+    generator, discriminator = REGISTRY[config.model.name](config)
     if config.model.spectral_norm and discriminator is not None:
         apply_spectral_norm(discriminator)
     return generator, discriminator
-
-
-def _extra_builders() -> dict:
-    """Models beyond the TP, imported lazily so the TP's path stays minimal."""
-    builders = {}
-    try:
-        from . import extra  # noqa: F401  (dcgan, cgan, vae when present)
-        builders.update(extra.BUILDERS)
-    except ImportError:
-        pass
-    return builders
 
 
 def apply_spectral_norm(module: nn.Module) -> None:
@@ -53,7 +90,7 @@ def apply_spectral_norm(module: nn.Module) -> None:
 def generate_images(generator: nn.Module, z: torch.Tensor,
                     labels: torch.Tensor | None = None) -> torch.Tensor:
     """Images ``(B, 1, 28, 28)`` in [0, 1] from any generator (the API boundary shape)."""
-    images = generator(z, labels) if getattr(generator, "conditional", False) else generator(z)
+    images = generator(z, labels) if generator.conditional else generator(z)
     return images.reshape(z.shape[0], 1, 28, 28)
 
 

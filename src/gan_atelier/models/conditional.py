@@ -9,7 +9,7 @@
 
 Backbone: convolutional (the DCGAN of :mod:`.dcgan`), because conv features make class identity
 easy to read from the images, which the "change only the label, the predicted class changes"
-check relies on. D's normalisation follows the same rule as DCGAN's (:func:`.dcgan.discriminator_norm`);
+check relies on. D's normalisation follows the same rule as DCGAN's (:func:`gan_atelier.objectives.discriminator_norm`);
 with BatchNorm the trainer never concatenates real and fake (it never does for conditional D's).
 """
 

@@ -10,7 +10,8 @@ The paper's rules, applied to Fashion-MNIST:
   and a linear head returning one **logit** (no Sigmoid: the loss owns it).
 * Weights ~ N(0, 0.02); BatchNorm weights ~ N(1, 0.02) and biases 0 (the paper's §4 init).
 
-D's normalisation (the ``norm`` argument, chosen from the run config by :func:`discriminator_norm`):
+D's normalisation (the ``norm`` argument, chosen from the run's loss by
+:func:`gan_atelier.objectives.discriminator_norm`):
 
 * ``"batch"`` — the DCGAN default, for the ns / saturating / lsgan / hinge losses. A BatchNorm D
   sees real and fake batches in **separate** forward passes (``has_batchnorm = True`` tells the
@@ -113,11 +114,3 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x.view(x.shape[0], 1, 28, 28)))
 
-
-def discriminator_norm(loss: str, spectral_norm: bool) -> str:
-    """D's normalisation for a run: none under spectral norm, layer for WGAN-GP, else batch."""
-    if spectral_norm:
-        return "none"
-    if loss == "wgan-gp":
-        return "layer"
-    return "batch"

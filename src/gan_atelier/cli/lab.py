@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import EXPERIMENTS
+from ..lab import EXPERIMENTS
 
 
 def register(subparsers) -> None:
@@ -31,8 +31,8 @@ def register(subparsers) -> None:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from . import run_experiment
-    from .common import LabContext
+    from ..lab import run_experiment
+    from ..lab.context import LabContext
 
     names = list(EXPERIMENTS) if args.experiment == "all" else [args.experiment]
     scale = "quick" if args.quick else "tiny" if args.tiny else "full"

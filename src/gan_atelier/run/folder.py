@@ -1,4 +1,4 @@
-"""The run folder: naming, path safety, the lock, and the files a stranger can read.
+"""The run folder: naming, path safety, the lock, ``run.json``, and the files a stranger can read.
 
 Layout of ``runs/<preset>-<timestamp>/``::
 
@@ -13,7 +13,6 @@ Layout of ``runs/<preset>-<timestamp>/``::
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import json
 import os
@@ -26,9 +25,10 @@ from typing import Any
 
 import torch
 
-from . import __version__
-from .checkpoint import atomic_write_text
-from .errors import RunDirError, WriteError
+from .. import __version__
+from ..checkpoint import POINTER
+from ..files import atomic_write_text
+from ..errors import RunDirError, WriteError
 
 DEFAULT_ROOT = "runs"
 LOCK_NAME = ".lock"
@@ -152,41 +152,9 @@ def read_run_json(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-METRIC_COLUMNS = ("epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "seconds", "diversity",
-                  "fid", "recall", "class_entropy", "classes_covered")
-
-
-def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Rewrite ``metrics.csv`` from the history (used when a run starts or resumes)."""
-    lines = [",".join(METRIC_COLUMNS)]
-    lines += [_csv_line(row) for row in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def append_metrics(path: Path, row: dict[str, Any]) -> None:
-    """Append one row and flush it to disk, so the file follows training live."""
-    try:
-        with open(path, "a") as file:
-            file.write(_csv_line(row) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-    except OSError as error:
-        raise WriteError(f"could not append to {path}: {error.strerror or error}") from None
-
-
-def _csv_line(row: dict[str, Any]) -> str:
-    cells = []
-    for column in METRIC_COLUMNS:
-        value = row.get(column)
-        if value is None:
-            cells.append("")
-        elif isinstance(value, float):
-            cells.append(f"{value:.6g}")
-        else:
-            cells.append(str(value))
-    return ",".join(cells)
-
-
-def read_metrics_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as file:
-        return list(csv.DictReader(file))
+def remove_stale_temp_files(checkpoints: Path, say) -> None:
+    """Delete the ``.*.tmp`` files an interrupted save left (our own pattern only; we hold the lock)."""
+    for temp in sorted(checkpoints.glob(".step_*.pt.*.tmp")) + sorted(checkpoints.glob(f".{POINTER}.*.tmp")):
+        if temp.is_file() and not temp.is_symlink():
+            temp.unlink()
+            say(f"Removed {temp.name}, a partial file left by an interrupted save")

@@ -1,9 +1,7 @@
-"""``gan-atelier evaluate`` and ``gan-atelier classifier``: thin wrappers over the metrics API.
+"""``gan-atelier evaluate``: a thin wrapper over the metrics API.
 
     gan-atelier evaluate RUN|CHECKPOINT|EXPORT.safetensors|SAMPLES.npy [--n N] [--json FILE]
     gan-atelier evaluate --real train          # score a calibration set instead of a generator
-    gan-atelier classifier train [--dataset fashion-mnist] [--out DIR]
-    gan-atelier classifier test [--weights FILE]
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
-from .classifier import ClassifierTrainingConfig
 
 
 def load_source_images(source: str, n: int, *, seed: int = 0, device: str = "cpu") -> torch.Tensor:
@@ -28,7 +25,7 @@ def load_source_images(source: str, n: int, *, seed: int = 0, device: str = "cpu
         raise ConfigError(f"{path}: no such run folder, checkpoint or samples file")
     if not (path.is_dir() or path.suffix in (".pt", ".safetensors")):
         raise ConfigError(f"{path}: expected a run folder, a .pt checkpoint, a .safetensors export or a .npy file")
-    from ..api import load_generator, sample
+    from ..inference import load_generator, sample
 
     generator = load_generator(path, device=device)
     return sample(generator, n, seed=seed)
@@ -45,7 +42,7 @@ def load_npy_samples(path: Path) -> torch.Tensor:
         raise DataError(f"{path}: not a readable .npy array ({str(error).splitlines()[0]})") from None
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise DataError(f"{path}: samples must be float in [0, 1] or uint8, got dtype {array.dtype}")
-    from .features import as_image_batch
+    from ..metrics.features import as_image_batch
 
     try:
         return as_image_batch(torch.from_numpy(np.ascontiguousarray(array)))
@@ -55,9 +52,9 @@ def load_npy_samples(path: Path) -> torch.Tensor:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..data import CLASS_NAMES
-    from .calibration import calibration_images
-    from .evaluate import evaluate_images, format_report
-    from .features import load_classifier
+    from ..metrics.calibration import calibration_images
+    from ..metrics.evaluate import evaluate_images, format_report
+    from ..metrics.features import load_classifier
 
     if args.n < 10:
         raise ConfigError(f"bad value {args.n} for --n: must be at least 10")
@@ -79,7 +76,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result["sample_seed"] = args.seed if args.real is None else None
     if args.inception_weights:
         from ..data import load_split
-        from .inception import inception_fid
+        from ..metrics.inception import inception_fid
 
         real = load_split("fashion-mnist", args.against, args.data_dir).as_float()[:len(images)]
         result["inception_fid"] = inception_fid(images[:args.n], real, args.inception_weights)
@@ -88,47 +85,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if "inception_fid" in result:
         print(f"Inception FID (local weights {args.inception_weights}): {result['inception_fid']:.3f}")
     if args.json:
-        from ..checkpoint import atomic_write_text
+        from ..files import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
         print(f"Wrote {args.json}")
     return 0
 
 
-def cmd_classifier(args: argparse.Namespace) -> int:
-    from ..data import load_split
-    from .classifier import accuracy, save_classifier, train_classifier
-    from .features import WEIGHTS_NAME, load_classifier
-
-    if args.action == "test":
-        extractor = load_classifier(args.weights) if args.weights else load_classifier()
-        test = load_split(args.dataset, "test", args.data_dir)
-        value = accuracy(extractor.model, test.images, test.labels)
-        print(f"{extractor.name} ({extractor.path})")
-        print(f"sha256 {extractor.sha256} (matches its record)" if not args.weights else f"sha256 {extractor.sha256}")
-        print(f"{args.dataset} test accuracy: {value:.4f}")
-        return 0
-    config = ClassifierTrainingConfig(dataset=args.dataset, seed=args.seed, epochs=args.epochs,
-                                      weight_decay=args.weight_decay, threads=args.threads, subset=args.subset)
-    train = load_split(args.dataset, "train", args.data_dir)
-    test = load_split(args.dataset, "test", args.data_dir)
-    print(f"Training the {args.dataset} feature classifier: {config}")
-    model, report = train_classifier(train.images, train.labels, config,
-                                     test_images=test.images, test_labels=test.labels)
-    command = (f"gan-atelier classifier train --dataset {args.dataset} --seed {args.seed} "
-               f"--epochs {args.epochs} --weight-decay {args.weight_decay} --threads {args.threads} "
-               f"--out {args.out}" + (f" --name {args.name}" if args.name else ""))
-    record = {"test_accuracy": report["test_accuracy"], "seed": args.seed, "dataset": args.dataset,
-              "command": command, **report,
-              "data_sha256": {"train": train.sha256, "test": test.sha256}}
-    path, record = save_classifier(model, record, args.out, args.name or WEIGHTS_NAME)
-    print(f"Wrote {path} ({record['bytes'] / 1024:.0f} KiB, sha256 {record['sha256'][:12]}…), "
-          f"test accuracy {record['test_accuracy']:.4f} in {record['train_seconds']:.0f} s")
-    return 0
-
-
 def register(subparsers) -> None:
-    """Add ``evaluate`` and ``classifier`` to the ``gan-atelier`` command."""
+    """Add ``evaluate`` to the ``gan-atelier`` command."""
     p = subparsers.add_parser(
         "evaluate", help="score a generator with classifier FID, KID, P/R, D/C, class and memorisation metrics",
         description="Score generated images against real Fashion-MNIST in the feature space of the "
@@ -151,18 +116,3 @@ def register(subparsers) -> None:
     p.add_argument("--inception-weights", metavar="FILE",
                    help="also compute Inception FID from this local file (needs torch-fidelity; never downloads)")
     p.set_defaults(func=cmd_evaluate)
-
-    p = subparsers.add_parser("classifier", help="train or test the feature classifier of the metrics")
-    p.add_argument("action", choices=("train", "test"))
-    p.add_argument("--dataset", default="fashion-mnist", choices=("fashion-mnist", "mnist"))
-    p.add_argument("--data-dir", help="folder holding the IDX files")
-    p.add_argument("--out", default="classifier", help="train: output folder (default ./classifier)")
-    p.add_argument("--name", help="train: file stem (default fmnist_cnn_v1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=ClassifierTrainingConfig.epochs)
-    p.add_argument("--weight-decay", type=float, default=ClassifierTrainingConfig.weight_decay,
-                   help="train: AdamW weight decay")
-    p.add_argument("--threads", type=int, default=1, help="train: torch threads (fixes the result; default 1)")
-    p.add_argument("--subset", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--weights", help="test: a classifier .pt (default: the shipped one)")
-    p.set_defaults(func=cmd_classifier)

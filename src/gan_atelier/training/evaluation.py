@@ -7,9 +7,10 @@ images. Four numbers are kept: classifier FID, recall (k = 3), class entropy (na
 classes covered. FID at 2,000 samples is biased upwards compared with the 10,000-sample
 protocol: compare it along one run, not with ``gan-atelier evaluate``.
 
-Each evaluation also feeds the run's collapse detector (:class:`gan_atelier.collapse.CollapseDetector`,
+Its noise is the run's eval stream (:meth:`RunSeeds.eval_noise`, ``seed + 4``). Each evaluation
+also feeds the run's collapse detector (:class:`gan_atelier.collapse.CollapseDetector`,
 the one ``lab mode-collapse`` uses, which also watches pixel diversity every epoch): one alarm line
-in ``trainer.alarms`` when class coverage collapses, i.e. two or more classes lost or the class
+(:meth:`Trainer.add_alarm`) when class coverage collapses, i.e. two or more classes lost or the class
 entropy down by more than 0.3 nats compared with the best evaluation so far in this run. It
 warns once per collapse and re-arms when the run recovers.
 """
@@ -21,13 +22,12 @@ from typing import Any, Callable
 import torch
 
 from ..errors import ConfigError
-from .classes import class_histogram, classes_covered, entropy_nats
-from .distances import frechet_distance, gaussian_stats
-from .features import extract_features, load_classifier, torch_threads
-from .prdc import precision_recall
-from .reference import real_reference
+from ..metrics.classes import class_histogram, classes_covered, entropy_nats
+from ..metrics.distances import frechet_distance, gaussian_stats
+from ..metrics.features import extract_features, load_classifier, torch_threads
+from ..metrics.prdc import precision_recall
+from ..metrics.reference import real_reference
 
-EVAL_NOISE_SEED_OFFSET = 4  # seeds seed..seed+3 are the trainer's; the eval noise gets seed + 4
 BATCH = 1000
 
 
@@ -47,8 +47,7 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
     extractor = load_classifier()
     reference = real_reference("test", count, extractor=extractor, data_dir=config.data.data_dir or None)
     real = reference.features.features
-    noise_generator = torch.Generator().manual_seed(config.train.seed + EVAL_NOISE_SEED_OFFSET)
-    noise = torch.randn(count, config.model.latent_dim, generator=noise_generator)  # CPU: same on any device
+    noise = trainer.seeds.eval_noise(count, config.model.latent_dim)  # CPU: the same on any device
     labels = torch.arange(count) % 10 if trainer.conditional else None
     detector = trainer.collapse
     if detector.best_entropy is None:  # a checkpoint from before the detector kept its own state
@@ -71,7 +70,7 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
             }
         alarm = trainer.collapse.check_classes(trainer.epoch, row["class_entropy"], row["classes_covered"])
         if alarm:
-            trainer.alarms.append(alarm)
+            trainer.add_alarm(alarm)
         return row
 
     return evaluate
