@@ -9,7 +9,7 @@ A self-contained training loop built from the project's ingredients (the `rpgan`
 ``regularizers`` R1/R2, ``schedules`` cosine and EMA half-life, ``models.modern``, or the DCGAN
 networks for comparison), the project's data loading (``gan_atelier.data``) and metrics
 (``gan_atelier.metrics.evaluate_images``: classifier FID, precision, recall on ``--samples``
-generated images against the first as many test images, ``api.sample``'s noise with seed 0).
+generated images against the first as many test images, ``inference.sample``'s noise with seed 0).
 Training stops after ``--steps`` G steps or when the process CPU time spent training exceeds
 ``--cpu-budget`` seconds (evaluation is not counted). The cosine schedules run over ``--steps``.
 Writes one JSON line per run (the arguments, CPU seconds, steps, metrics of G and of its EMA).
@@ -27,21 +27,18 @@ from pathlib import Path
 
 import torch
 
-from gan_atelier.api import sample
+from gan_atelier.inference import sample
 from gan_atelier.data import load_split
 from gan_atelier.losses import get_loss_pair
 from gan_atelier.metrics.evaluate import evaluate_images
 from gan_atelier.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from gan_atelier.models.modern import ModernDiscriminator, ModernGenerator
 from gan_atelier.regularizers import gradient_squared_norms
 from gan_atelier.schedules import cosine, ema_decay
 from gan_atelier.speed import make_adam
 
 
 def build(args):
-    if args.arch == "modern":
-        return ModernGenerator(args.latent_dim, args.g_channels), ModernDiscriminator(args.d_channels)
-    if args.arch == "dcgan-nonorm":
+    if args.arch == "dcgan-nonorm":  # = the `modern` preset's networks (model.name=dcgan, model.d_norm=none)
         return DCGANGenerator(args.latent_dim, args.g_channels), DCGANDiscriminator(args.d_channels, norm="none")
     raise SystemExit(f"unknown arch {args.arch!r}")
 
@@ -142,7 +139,7 @@ def score(generator, samples: int) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--arch", default="modern", choices=["modern", "dcgan-nonorm"])
+    p.add_argument("--arch", default="dcgan-nonorm", choices=["dcgan-nonorm"])
     p.add_argument("--g-channels", type=int, default=32)
     p.add_argument("--d-channels", type=int, default=32)
     p.add_argument("--latent-dim", type=int, default=100)

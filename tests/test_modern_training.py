@@ -107,3 +107,21 @@ def test_new_keys_are_checked():
     with pytest.raises(ConfigError, match="valid choices"):
         cfg.get_config("modern", {"model.d_norm": "instance"})
     assert cfg.get_config("dcgan", {"train.r1_gamma": 0.1, "model.d_norm": "layer"}).train.r1_gamma == 0.1
+
+
+def test_sample_with_truncation_feeds_the_truncated_normal_to_g():
+    from gan_atelier.inference import sample
+    from gan_atelier.models import build_models, generate_images
+    from gan_atelier.truncation import truncated_normal
+
+    torch.manual_seed(0)
+    generator, _ = build_models(cfg.get_config("modern"))
+    generator.eval()
+    images = sample(generator, 8, seed=1, truncation=0.5)
+    z = truncated_normal(8, 100, 0.5, generator=torch.Generator().manual_seed(1))
+    assert z.abs().max() <= 0.5
+    with torch.no_grad():
+        assert_close(images, generate_images(generator, z))
+    assert_close(sample(generator, 8, seed=1, truncation=None), sample(generator, 8, seed=1))
+    with pytest.raises(ConfigError, match="truncation"):
+        sample(generator, 8, truncation=0.0)
