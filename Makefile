@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 RUN_DIR ?= runs/seed-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: run test install data quick dry-run bench clean-venv
+.PHONY: run test install data quick dry-run bench clean-venv wheel notebooks
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ dry-run: install
 test: install
 	VENV=$(VENV) scripts/ensure_data.sh --soft
 	$(BIN)/python -m pytest -q
+
+## A wheel for classes (the notebooks' PACKAGE_SOURCE): dist/gan_atelier-<version>-py3-none-any.whl
+wheel: install
+	$(BIN)/pip wheel --no-deps --no-build-isolation -q -w dist .
+	@ls dist/gan_atelier-*.whl
+
+## The four notebooks from notebooks/cells*.py (instructor and student, French and English)
+notebooks: install
+	$(BIN)/python notebooks/build_notebooks.py
 
 clean-venv:
 	rm -rf $(VENV)

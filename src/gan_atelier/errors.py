@@ -12,6 +12,7 @@ API simply raises. The codes are documented in the README:
  5    unusable checkpoint (corrupt, untrusted, wrong version)
  6    training stopped on a non-finite loss
  7    file system error while writing (disk full, unwritable folder)
+ 8    ``gan-atelier check``: the student's code has mistakes (each one named)
 130   interrupted by SIGINT (a checkpoint was written)
 143   terminated by SIGTERM (a checkpoint was written)
 ====  ===========================================================
@@ -60,3 +61,16 @@ class WriteError(GanAtelierError, OSError):
     """Writing an output failed (disk full, read-only or unwritable folder)."""
 
     exit_code = 7
+
+
+class CheckFailed(GanAtelierError, AssertionError):
+    """A student's code fails a check of :mod:`gan_atelier.checks`; the message names each mistake.
+
+    In a notebook, IPython shows only the message (``_render_traceback_``), not the traceback
+    through the checker's own code.
+    """
+
+    exit_code = 8
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..lab import EXPERIMENTS
+from . import lab_toy2d
 
 
 def register(subparsers) -> None:
@@ -13,7 +14,7 @@ def register(subparsers) -> None:
         "lab", help="run one of the TP's questions as an experiment (figures + summary.md)",
         description="Each experiment trains what it needs and writes figures, summary.md (the "
                     "measured evidence) and results.json into its folder.")
-    parser.add_argument("experiment", choices=(*EXPERIMENTS, "all"),
+    parser.add_argument("experiment", choices=(*EXPERIMENTS, "toy2d", "all"),
                         help="saturating (Q1.1), learning-rate (Q2.1), detach (Q3.1), d-loss, "
                              "mode-collapse, vae, dcgan (final Q1–Q4), or all of them in turn")
     scale = parser.add_mutually_exclusive_group()
@@ -27,6 +28,7 @@ def register(subparsers) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = PyTorch's default)")
     parser.add_argument("--no-metrics", action="store_true", help="skip the classifier-based metrics")
     parser.add_argument("--quiet", action="store_true", help="print only the summaries")
+    lab_toy2d.add_arguments(parser)
     parser.set_defaults(func=cmd_lab)
 
 
@@ -34,6 +36,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from ..lab import run_experiment
     from ..lab.context import LabContext
 
+    if args.experiment == "toy2d":
+        return lab_toy2d.run_command(args)
     names = list(EXPERIMENTS) if args.experiment == "all" else [args.experiment]
     scale = "quick" if args.quick else "tiny" if args.tiny else "full"
     for name in names:
