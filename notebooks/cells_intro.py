@@ -137,7 +137,7 @@ code(r'''
 from IPython.display import Image, Markdown, display
 
 from gan_atelier.lab import run_experiment
-from gan_atelier.lab.common import LabContext
+from gan_atelier.lab.context import LabContext
 
 
 def experiment(name):

@@ -41,6 +41,7 @@ class ModelConfig:
     latent_dim: int = 100
     spectral_norm: bool = False  # on D's layers (not in the TP)
     d_norm: str = "auto"  # D's normalisation (dcgan, cgan), one of D_NORMS; "none" for R1/R2
+    sync_batchnorm: bool = False  # data-parallel: BatchNorm statistics over the global batch (CUDA only)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ API simply raises. The codes are documented in the README:
  6    training stopped on a non-finite loss
  7    file system error while writing (disk full, unwritable folder)
  8    ``gan-atelier check``: the student's code has mistakes (each one named)
+ 9    data-parallel job failed: a rank died, hung, or could not join
 130   interrupted by SIGINT (a checkpoint was written)
 143   terminated by SIGTERM (a checkpoint was written)
 ====  ===========================================================
@@ -74,3 +75,9 @@ class CheckFailed(GanAtelierError, AssertionError):
 
     def _render_traceback_(self) -> list[str]:
         return str(self).splitlines()
+
+
+class DistributedError(GanAtelierError, RuntimeError):
+    """Data-parallel training failed: a rank died or hung (collective timeout), or could not join."""
+
+    exit_code = 9

@@ -43,6 +43,10 @@ def _typed_value(base: RunConfig, key: str, text: str) -> Any:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from ..training.distributed import detect_launcher
+
+    if detect_launcher() is not None:  # every rank would train the whole sweep into one folder
+        raise ConfigError("gan-atelier sweep runs in one process: start it without torchrun/srun")
     preset = args.preset or ("dry-run" if args.dry_run else "seed")
     fixed, grid_text = parse_sweep_assignments(args.overrides)
     base = cfg.get_config(preset, fixed)

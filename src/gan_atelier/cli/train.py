@@ -12,16 +12,18 @@ from .common import add_config_arguments, build_config, shortcut_overrides
 
 
 def _debug_hooks():
-    """GAN_ATELIER_DEBUG_SIGNAL_AT=STEP:SIGNAME sends that signal to this process after STEP (tests)."""
+    """GAN_ATELIER_DEBUG_SIGNAL_AT=STEP:SIGNAME[:RANK] sends that signal to this process after STEP
+    (tests); with RANK, only the data-parallel rank RANK does."""
     spec = os.environ.get("GAN_ATELIER_DEBUG_SIGNAL_AT")
     if not spec:
         return None
-    step_text, _, name = spec.partition(":")
+    step_text, _, rest = spec.partition(":")
+    name, _, rank_text = rest.partition(":")
     signum = getattr(signal, f"SIG{name or 'TERM'}")
     target = int(step_text)
 
     def maybe_signal(trainer) -> None:
-        if trainer.step == target:
+        if trainer.step == target and (not rank_text or trainer.rank == int(rank_text)):
             os.kill(os.getpid(), signum)
 
     from ..training import LoopHooks
@@ -45,7 +47,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config.preset, args.runs_root, args.name)
         run = train(config, run_dir, overwrite=args.overwrite, dry_run=args.dry_run,
                     progress=not args.no_progress, hooks=_debug_hooks())
-    print(f"Run folder: {run.run_dir}")
+    if run.is_main:  # data-parallel: rank 0 alone prints
+        print(f"Run folder: {run.run_dir}")
     if run.status == "interrupted":
         return 128 + int(run.signal or signal.SIGINT)
     return 0

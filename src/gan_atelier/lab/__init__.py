@@ -32,7 +32,7 @@ EXPERIMENTS = {
 
 
 def run_experiment(name: str, context=None, **context_fields):
-    """Run one experiment by name and return its :class:`~gan_atelier.lab.common.LabResult`.
+    """Run one experiment by name and return its :class:`~gan_atelier.lab.report.LabResult`.
 
     ``run_experiment("saturating", out_dir="lab/saturating", scale="quick")``.
     """

@@ -6,6 +6,7 @@ notebook's KeyboardInterrupt) into "finish the step, checkpoint, return the part
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -21,9 +22,11 @@ from ..checkpoint import find_latest, load_checkpoint, load_error_summary
 from ..config import RunConfig
 from ..data import Split, load_split, synthetic_split
 from ..errors import CheckpointError, ConfigError
-from ..training import LoopHooks, Trainer, resolve_device, run_loop
+from ..training import LoopHooks, Trainer, data_parallel, resolve_device, run_loop
+from ..training.distributed import DistributedContext, init_distributed, shutdown
 from . import folder
 from .outputs import RunOutputs
+from .parallel import FollowerOutputs, claim_folder
 from .signals import SignalGuard
 
 SYNTHETIC_SHA256 = "synthetic"  # what synthetic_split records as its data fingerprint
@@ -39,6 +42,7 @@ class Run:
     status: str  # "completed" or "interrupted"
     signal: int | None = None
     alarms: list[str] = field(default_factory=list)
+    is_main: bool = True  # False on the ranks > 0 of a data-parallel job (they print nothing)
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -74,9 +78,9 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
     ``resume=True`` continues the newest checkpoint in ``run_dir``; its stored config is used,
     with ``overrides`` limited to :data:`~gan_atelier.config.RESUMABLE_KEYS` (e.g. more epochs).
     ``dry_run=True`` trains on small synthetic data (no dataset needed). ``hooks``: see
-    :class:`~gan_atelier.training.LoopHooks`.
+    :class:`~gan_atelier.training.LoopHooks`. Under ``torchrun``/``srun`` every rank calls this;
+    rank 0 alone writes the run folder and prints (:mod:`gan_atelier.training.data_parallel`).
     """
-    say = print if verbose else (lambda *a, **k: None)
     state, latest = None, None
     if resume:
         run_dir, latest, state, config = _resume_point(run_dir, overrides)
@@ -84,21 +88,30 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
     else:
         config = cfg.apply_overrides(config or cfg.get_config("seed"), overrides or {})
         run_dir = Path(run_dir) if run_dir else folder.default_run_dir(config.preset)
-    run_dir = folder.prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
-
-    with folder.RunLock(run_dir):
-        if overwrite and not resume:
-            folder.clear_artefacts(run_dir)
-        if resume:
-            folder.remove_stale_temp_files(run_dir / "checkpoints", say)
-        device = resolve_device(config.train.device)
-        data = data or load_data(config, dry_run)
-        trainer = Trainer(config, data, device)
-        if state is not None:
-            _restore(trainer, state, latest, data)
-            say(f"Resuming {run_dir} from {latest.name} (epoch {trainer.epoch}, "
-                f"batch {trainer.batch_index}, step {trainer.step})")
-        return _drive(trainer, run_dir, state is not None, hooks or LoopHooks(), progress, handle_signals, say)
+    context = init_distributed(config.train.device)
+    say = print if verbose and context.is_main else (lambda *a, **k: None)
+    try:
+        with contextlib.ExitStack() as stack:
+            if not context.is_main:  # other ranks print nothing but errors
+                stack.enter_context(warnings.catch_warnings())
+                warnings.simplefilter("ignore")
+            device = context.device if context.enabled else resolve_device(config.train.device)
+            data = data or load_data(config, dry_run)
+            data_parallel.check_job(config, len(data), device, context)  # before any file is written
+            run_dir = claim_folder(context, run_dir, resume, overwrite, say, stack)
+            trainer = Trainer(config, data, device, rank=context.rank)
+            data_parallel.attach(trainer, context)
+            if config.model.sync_batchnorm:
+                data_parallel.use_sync_batchnorm(trainer, context)
+            if state is not None:
+                _restore(trainer, state, latest, data)
+                data_parallel.warn_on_main(context, data_parallel.restore_rank_state(trainer, state))
+                say(f"Resuming {run_dir} from {latest.name} (epoch {trainer.epoch}, "
+                    f"batch {trainer.batch_index}, step {trainer.step})")
+            return _drive(trainer, run_dir, state is not None, hooks or LoopHooks(),
+                          progress and context.is_main, handle_signals, say, context)
+    finally:
+        shutdown(context)
 
 
 def _resume_point(run_dir, overrides) -> tuple[Path, Path, dict, RunConfig]:
@@ -152,12 +165,17 @@ def _adapt_noise_state(state: dict, trainer: Trainer) -> None:
 
 
 def _drive(trainer: Trainer, run_dir: Path, resumed: bool, hooks: LoopHooks, progress: bool,
-           handle_signals: bool, say) -> Run:
+           handle_signals: bool, say, context: DistributedContext) -> Run:
     """Run the loop with the run's outputs as hooks; checkpoint on a signal; close the run folder."""
-    outputs = RunOutputs(trainer, run_dir, resumed, hooks, say)
+    job = data_parallel.describe(context)  # a collective: every rank, before rank 0 writes run.json
+    if context.is_main:
+        outputs = RunOutputs(trainer, run_dir, resumed, hooks, say, distributed=job)
+    else:
+        outputs = FollowerOutputs(trainer, run_dir)
     guard = SignalGuard(handle_signals)
-    stop = LoopHooks(should_stop=lambda: guard.received is not None)
-    all_hooks = outputs.hooks() + hooks + stop
+    stop = data_parallel.AgreedStop(guard, trainer, context, local_stop=hooks.should_stop)
+    all_hooks = outputs.hooks() + hooks
+    all_hooks.should_stop = stop  # polled once per step on every rank: they stop after the same step
     status, received = "completed", None
     started = time.perf_counter()
     with guard:
@@ -169,11 +187,11 @@ def _drive(trainer: Trainer, run_dir: Path, resumed: bool, hooks: LoopHooks, pro
             outputs.failed(error)
             raise
         if not finished:
-            received, status = guard.received, "interrupted"
+            received, status = stop.signal or guard.received, "interrupted"
             path = outputs.save()
             say(f"Stopped at epoch {trainer.epoch}, batch {trainer.batch_index}: checkpoint {path}. "
                 f"Continue with: gan-atelier train --resume {run_dir}")
     outputs.finish(status, received, time.perf_counter() - started)
     for callback in hooks.on_finish:
         callback(trainer, status)
-    return Run(run_dir, trainer.config, trainer, status, received, list(trainer.alarms))
+    return Run(run_dir, trainer.config, trainer, status, received, list(trainer.alarms), context.is_main)

@@ -18,6 +18,7 @@ from ..errors import GanAtelierError
 from ..files import append_metrics, atomic_write_text, write_metrics
 from ..objectives import objective
 from ..training import LoopHooks, Trainer
+from ..training.data_parallel import rank_states
 from ..viz import plot_curves, save_gif, save_grid
 from . import folder
 
@@ -29,10 +30,14 @@ def now() -> str:
 class RunOutputs:
     """The run folder's files, kept in step with the trainer (see the module docstring)."""
 
-    def __init__(self, trainer: Trainer, run_dir: Path, resumed: bool, user_hooks: LoopHooks, say):
+    def __init__(self, trainer: Trainer, run_dir: Path, resumed: bool, user_hooks: LoopHooks, say,
+                 distributed: dict[str, Any] | None = None):
+        """``distributed``: the data-parallel job's record for ``run.json`` (world size, backend, devices)."""
         self.trainer, self.run_dir, self.user_hooks, self.say = trainer, run_dir, user_hooks, say
         self.config = trainer.config
         self.run_info = self._run_info(resumed)
+        if distributed is not None:
+            self.run_info["distributed"] = distributed
         atomic_write_text(run_dir / "config.toml", cfg.dumps_toml(self.config))
         folder.write_run_json(run_dir, self.run_info)
         write_metrics(run_dir / "metrics.csv", trainer.history)
@@ -64,15 +69,21 @@ class RunOutputs:
         return LoopHooks(on_step=[self.on_step], on_epoch=[self.on_epoch])
 
     def save(self) -> Path:
-        """A checkpoint of the trainer now (atomic; ``latest.json`` points at it)."""
+        """A checkpoint of the trainer now (atomic; ``latest.json`` points at it).
+
+        Data-parallel: every rank's random states and epoch sums are gathered into it (a
+        collective: :class:`~gan_atelier.run.parallel.FollowerOutputs` joins it on the other ranks).
+        """
         payload = self.trainer.state_dict()
+        ranks = rank_states(self.trainer)
+        if ranks is not None:
+            payload["distributed"] = ranks
         payload["versions"] = self.run_info["environment"]
         return save_checkpoint(payload, self.run_dir / "checkpoints", checkpoint_name(self.trainer.step))
 
     # ----------------------------------------------------------------------------- hooks
     def on_step(self, trainer: Trainer) -> None:
-        every = self.config.train.checkpoint_every_steps
-        if every and trainer.step % every == 0 and not trainer.epoch_done():
+        if step_checkpoint_due(trainer):
             self.save()
 
     def on_epoch(self, trainer: Trainer, row: dict[str, Any]) -> None:
@@ -88,7 +99,7 @@ class RunOutputs:
         if trainer.epoch % t.sample_every == 0 or trainer.epoch == t.epochs:
             self._save_grid(trainer.epoch)
             self._plot_curves()
-        if (t.checkpoint_every and trainer.epoch % t.checkpoint_every == 0) or trainer.epoch == t.epochs:
+        if epoch_checkpoint_due(trainer):
             self.save()
 
     def _warn_new_alarms(self) -> None:
@@ -142,6 +153,18 @@ def write_final_pictures(run_dir: Path, final_images, has_history: bool, title: 
     save_gif(sorted((run_dir / "samples").glob("epoch_*.png")), run_dir / "progress.gif")
     if has_history:
         plot_curves(run_dir / "metrics.csv", run_dir / "curves.png", title=title, probabilistic=probabilistic)
+
+
+def step_checkpoint_due(trainer: Trainer) -> bool:
+    """``train.checkpoint_every_steps`` (not at an epoch's end: the epoch's checkpoint follows)."""
+    every = trainer.config.train.checkpoint_every_steps
+    return bool(every) and trainer.step % every == 0 and not trainer.epoch_done()
+
+
+def epoch_checkpoint_due(trainer: Trainer) -> bool:
+    """``train.checkpoint_every`` epochs, and always after the last one."""
+    t = trainer.config.train
+    return bool(t.checkpoint_every and trainer.epoch % t.checkpoint_every == 0) or trainer.epoch == t.epochs
 
 
 def epoch_line(trainer: Trainer, row: dict[str, Any]) -> str:

@@ -13,6 +13,9 @@ monitors       the D-winning and collapse alarms
 state          ``state_dict`` layout, :func:`state_hash`
 loop           :class:`LoopHooks`, :func:`run_loop`
 device         :func:`resolve_device`, :func:`set_determinism`
+distributed    data parallelism's parts: the launcher, the weighted gradient all-reduce,
+               shards, the stop agreement (torch.distributed only)
+data_parallel  :func:`attach` wires them into a Trainer; checkpoints' per-rank states
 =============  ======================================================================
 """
 

@@ -15,6 +15,7 @@ Two forms, the same outcome:
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -39,6 +40,9 @@ class NonFiniteGuard:
         self.train = train
         self.report_skip = report_skip  # receives "non-finite D loss at …: step skipped"
         self.skips = 0  # consecutive skipped steps (on_nan = "skip")
+        # Data-parallel: reduces a "this loss is non-finite" flag over the ranks (MAX), so that all
+        # stop, or skip the same step (set by training.data_parallel.attach; None for one process).
+        self.any_rank: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.deferred = deferred and train.on_nan == "stop" and all_fused(optimizers)
         if self.deferred:
             self.flag = torch.zeros((), device=device)  # sticky: 1 once any loss was non-finite
@@ -56,21 +60,29 @@ class NonFiniteGuard:
                 optimizer.found_inf = None
         if not self.deferred:
             return self._check_now(loss, which, where)
-        first = (~torch.isfinite(loss.detach())) & (self.flag == 0)  # () bool, on the device
+        bad = ~torch.isfinite(loss.detach())
+        if self.any_rank is not None:
+            bad = self.any_rank(bad)  # a device-side all-reduce: still no host sync
+        first = bad & (self.flag == 0)  # () bool, on the device
         self.at.copy_(torch.where(first, torch.tensor(where).to(self.at.device, non_blocking=True), self.at))
         self.which.copy_(torch.where(first, _WHICH.get(which, 3), self.which))
         self.flag.copy_(torch.maximum(self.flag, first.float()))
         return True
 
     def _check_now(self, loss: torch.Tensor, which: str, where: tuple[int, int, int]) -> bool:
-        if bool(torch.isfinite(loss)):
+        bad = ~torch.isfinite(loss.detach())
+        if self.any_rank is not None:
+            bad = self.any_rank(bad)
+        if not bool(bad):
             return True
         place = f"step {where[0]} (epoch {where[1]}, batch {where[2]})"
         if self.train.on_nan == "skip" and self.skips < self.train.max_nan_skips:
             self.skips += 1
             self.report_skip(f"non-finite {which} loss at {place}: step skipped")
             return False
-        raise NonFiniteLossError(f"non-finite {which} loss ({loss.item()}) at {place}; stopped before the optimizer step")
+        value = loss.item()
+        shown = value if not math.isfinite(value) else "on another rank"
+        raise NonFiniteLossError(f"non-finite {which} loss ({shown}) at {place}; stopped before the optimizer step")
 
     def raise_if_flagged(self, next_step: int) -> None:
         """Deferred form: raise if a non-finite loss was flagged (one host sync). ``next_step``: 1-based."""

@@ -11,9 +11,12 @@ noise         ``s + 2``   a generator on the training device: z, cGAN labels, GP
                           the VAE's ε (rank ``r`` of a data-parallel run: ``s + 2 + r·1000003``)
 fixed noise   ``s + 3``   64 vectors drawn once **on the CPU** (same grids on CPU and GPU)
 eval          ``s + 4``   the in-training evaluation's noise, on the CPU (``train.eval_every``)
+dropout       (global)    the global torch RNG after init; rank ``r > 0`` of a data-parallel run
+                          re-seeds it ``s + 5 + r·1000003`` (rank 0 keeps the single-process stream)
 ============  ==========  ==================================================================
 
-Dropout uses the global torch RNG, whose state the checkpoint saves too. Used by the
+Dropout uses the global torch RNG, whose state the checkpoint saves too (every rank's, under
+data parallelism). Used by the
 :class:`~gan_atelier.training.Trainer`, the stacked sweep trainer, the run driver (``run.json``)
 and the in-training evaluator; the data order and the fixed noise never depend on the rank.
 """
@@ -42,6 +45,7 @@ class RunSeeds:
     NOISE = 2
     FIXED_NOISE = 3
     EVAL = 4
+    DROPOUT = 5
 
     def seed_init(self) -> None:
         """Seed the global RNG for model construction (call right before ``build_models``)."""
@@ -50,6 +54,11 @@ class RunSeeds:
     def noise_seed(self, rank: int = 0, step: int = 0) -> int:
         """The noise stream's seed; ``step`` > 0 re-seeds it mid-run (a CPU↔GPU resume)."""
         return self.seed + self.NOISE + step + rank * RANK_STRIDE
+
+    def seed_dropout(self, rank: int, step: int = 0) -> None:
+        """Data-parallel rank ``rank`` > 0: its own dropout masks (the global RNG); rank 0 is left alone."""
+        if rank > 0:
+            torch.manual_seed(self.seed + self.DROPOUT + step + rank * RANK_STRIDE)
 
     def data_generator(self) -> torch.Generator:
         """Each epoch's permutation (CPU; the same on every rank)."""

@@ -6,10 +6,11 @@ checkpoint state in :mod:`.state`, the seeds in :mod:`.seeds`. ``state_dict()`` 
 ``load_state_dict()`` capture everything, so an interrupted run continues bit for bit (same
 thread count, same device).
 
-Data-parallel extension points (no-ops here): ``sync_gradients(module)`` runs between every
-backward and its optimizer step (:func:`.step.descend`); ``all_reduce_stats(accumulator)``
-sums the epoch statistics of every rank (:func:`.stats.epoch_means`); ``rank`` picks the noise
-stream (:class:`.seeds.RunSeeds`).
+Data-parallel extension points (no-ops here; :func:`.data_parallel.attach` sets them under
+``torchrun``): ``sync_gradients(module)`` runs between every backward and its optimizer step
+(:func:`.step.descend`); ``all_reduce_stats(accumulator)`` sums the epoch statistics of every
+rank (:func:`.stats.epoch_means`); ``rank`` picks the noise stream (:class:`.seeds.RunSeeds`);
+``distributed`` makes :meth:`Trainer.batch` return this rank's share of the global batch.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..models import build_models, generate_images
 from ..speed import make_adam, use_sampled_dropout
 from . import state as state_io
 from .device import apply_threads_and_determinism
+from .distributed import DistributedContext, shard_bounds
 from .monitors import d_winning_alarm, diversity_alarm
 from .nonfinite import NAN_CHECK_EVERY, NonFiniteGuard
 from .seeds import RunSeeds
@@ -53,6 +55,8 @@ class Trainer:
         """``defer_nan_checks``: guard against non-finite losses on the device, without a host sync
         per step (default: on CUDA with ``on_nan='stop'``); see :mod:`.nonfinite`."""
         self.config, self.device, self.rank = config, torch.device(device), rank
+        self.distributed = DistributedContext()  # one process; data_parallel.attach sets a real one
+        self.batch_weight = 1.0  # this rank's share n_r / B of the current global batch
         self.seeds = RunSeeds(config.train.seed)
         self.sync_gradients: Callable[[nn.Module], None] = no_sync
         self.all_reduce_stats: AllReduce | None = None
@@ -122,9 +126,17 @@ class Trainer:
         self.permutation = self.permutation.to(self.device)
 
     def batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batch ``index`` of the current permutation: images (B, 1, 28, 28) in [0, 1], labels (B,)."""
+        """Batch ``index`` of the current permutation: images (B, 1, 28, 28) in [0, 1], labels (B,).
+
+        Data-parallel: this rank's contiguous share ``n_r`` of the global batch, and
+        ``batch_weight = n_r / B`` (1 for one process).
+        """
         size = self.config.train.batch_size
         indices = self.permutation[index * size:(index + 1) * size]
+        if self.distributed.world_size > 1:
+            start, stop = shard_bounds(len(indices), self.distributed.rank, self.distributed.world_size)
+            self.batch_weight = (stop - start) / len(indices)
+            indices = indices[start:stop]
         images = self.images[indices].float().div_(255.0).view(-1, 1, 28, 28)  # ToTensor's scaling
         return images, self.labels[indices]
 
@@ -174,7 +186,8 @@ class Trainer:
         result = self.last_result = self._step(real, labels)
         if result is not None:
             self.nonfinite.skips = 0
-            self.accumulator.add(step_values(result), result.g_stepped)
+            # weighted by n_r / B: the all-reduced epoch sums are those of the global batch means
+            self.accumulator.add(step_values(result) * self.batch_weight, result.g_stepped)
         self.batch_index += 1
         self.step += 1
         if self.defer_nan_checks:
