@@ -17,10 +17,12 @@ the loss carries ``r1_gamma / 2``). Their γ values assume pixels in [-1, 1]; th
 are in [0, 1] (x₀₁ = (x₋₁ + 1)/2), so ∇_{x₀₁} D = 2 ∇_{x₋₁} D and the same penalty strength needs
 γ₀₁ = γ₋₁ / 4.
 
-**One forward pass.** The penalty reuses the logits of the D step: the images enter D with
-``requires_grad_(True)``, and the gradient is taken of ``logits.sum()`` with ``create_graph=True``
-(the sum's gradient w.r.t. sample i is ∂D(x_i)/∂x_i, because D treats samples independently: no
-BatchNorm in a penalised D). D's parameter gradients then include the penalty's (double backward).
+**Where the logits come from.** The functions take D's logits and the images they were computed
+from (with ``requires_grad_(True)``) and differentiate ``logits.sum()`` with ``create_graph=True``:
+the sum's gradient w.r.t. sample i is ∂D(x_i)/∂x_i because D treats samples independently (no
+BatchNorm in a penalised D), and D's parameter gradients then include the penalty's (double
+backward). ``bench/modern_recipe.py`` reuses the D step's own forward; the trainer
+(:mod:`gan_atelier.training.recipe`) runs one extra forward on the steps where a lazy penalty is due.
 """
 
 from __future__ import annotations
