@@ -125,3 +125,20 @@ def test_sample_with_truncation_feeds_the_truncated_normal_to_g():
     assert_close(sample(generator, 8, seed=1, truncation=None), sample(generator, 8, seed=1))
     with pytest.raises(ConfigError, match="truncation"):
         sample(generator, 8, truncation=0.0)
+
+
+def test_modern_cgan_penalises_the_projection_discriminator_per_set():
+    trainer = make_trainer("modern-cgan", **{"train.r_every": 1})
+    assert trainer.conditional and not trainer.one_d_pass  # labels: one D pass per set
+    trainer._begin_epoch()
+    real, labels = trainer.batch(0)
+    fake_labels = (labels + 1) % 10
+    fake = torch.rand_like(real)
+    penalty = d_regularisers(trainer, real, fake, {"labels": labels}, {"labels": fake_labels})
+    expected = 0.0
+    for images, classes in ((real, labels), (fake, fake_labels)):  # γ = 0.01 at step 0 of the cosine
+        x = images.clone().requires_grad_(True)
+        expected = expected + 0.5 * 0.01 * gradient_squared_norm(trainer.discriminator(x, labels=classes), x)
+    assert_close(penalty, expected)
+    result = trainer.train_step()
+    assert math.isfinite(float(result.d_loss)) and math.isfinite(float(result.g_loss))
