@@ -39,7 +39,13 @@ from gan_atelier.speed import make_adam
 
 def build(args):
     if args.arch == "dcgan-nonorm":  # = the `modern` preset's networks (model.name=dcgan, model.d_norm=none)
-        return DCGANGenerator(args.latent_dim, args.g_channels), DCGANDiscriminator(args.d_channels, norm="none")
+        generator = DCGANGenerator(args.latent_dim, args.g_channels)
+        discriminator = DCGANDiscriminator(args.d_channels, norm="none")
+        if args.d_init == "torch":  # PyTorch's default (Kaiming-uniform) instead of DCGAN's N(0, 0.02)
+            for layer in discriminator.modules():
+                if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+                    layer.reset_parameters()
+        return generator, discriminator
     raise SystemExit(f"unknown arch {args.arch!r}")
 
 
@@ -143,6 +149,7 @@ def main(argv=None) -> int:
     p.add_argument("--g-channels", type=int, default=32)
     p.add_argument("--d-channels", type=int, default=32)
     p.add_argument("--latent-dim", type=int, default=100)
+    p.add_argument("--d-init", default="dcgan", choices=["dcgan", "torch"], help="D's initialisation")
     p.add_argument("--loss", default="rpgan")
     p.add_argument("--r1", type=float, default=0.1, help="γ of R1 (pixels in [0, 1])")
     p.add_argument("--r2", type=float, default=0.1, help="γ of R2")
