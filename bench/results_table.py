@@ -19,7 +19,8 @@ The page reports, per preset, mean ± sample sd over the seeds of classifier FID
 precision, recall, density, coverage and classes covered, the training wall time and process
 CPU time, the parameter counts, the ratios to the seed preset (the issue's target: FID ≤ ⅓
 and recall ≥ 3× the seed's, in no more CPU time than the seed's), and a sample grid per preset
-(fixed noise of seed 0; one row per class for the cGAN).
+(fixed noise of seed 0; one row per class for the cGAN). Every run is also put side by side with
+``gan-atelier compare`` in ``RUNS_DIR/compare/compare.html`` (curves overlaid, final grids).
 """
 
 from __future__ import annotations
@@ -282,6 +283,12 @@ def main(args: argparse.Namespace) -> int:
         print("nothing to tabulate", file=sys.stderr)
         return 1
     write_page(args, table)
+    # Every run side by side (its scores.json read as its latest evaluation): gan-atelier compare's page.
+    from gan_atelier.compare import compare
+
+    runs = [run_dir_for(args, preset, seed) for preset in table for seed in table[preset]["seeds"]]
+    written = compare(runs, args.runs_dir / "compare")
+    print(f"Runs side by side: {written['html']} ({written['count']} runs)")
     return 0
 
 

@@ -78,7 +78,7 @@ def test_dry_run_writes_the_whole_run_folder_and_samples(tmp_path):
     assert info["status"] == "completed" and info["seeds"]["init"] == 0
     assert info["environment"]["torch"] and info["data"]["sha256"] == "synthetic"
     grid = Image.open(run_dir / "samples" / "final.png")
-    assert grid.size == (8 * 30 + 2, 8 * 30 + 2) and grid.mode == "L"
+    assert grid.size == (4 * (8 * 30 + 2), 4 * (8 * 30 + 2)) and grid.mode == "L"  # log.image_scale = 4
     gif = Image.open(run_dir / "progress.gif")
     assert gif.n_frames == 2 and gif.info["loop"] == 0
     # sample: a PNG grid and raw samples
@@ -88,7 +88,9 @@ def test_dry_run_writes_the_whole_run_folder_and_samples(tmp_path):
     assert array.shape == (10, 28, 28) and array.dtype == np.float32
     assert 0.0 <= array.min() and array.max() <= 1.0
     assert cli.main(["sample", str(run_dir), "--n", "16", "--out", str(tmp_path / "g.png")]) == 0
-    assert Image.open(tmp_path / "g.png").size == (8 * 30 + 2, 2 * 30 + 2)
+    assert Image.open(tmp_path / "g.png").size == (4 * (8 * 30 + 2), 4 * (2 * 30 + 2))
+    assert cli.main(["sample", str(run_dir), "--n", "16", "--scale", "1", "--out", str(tmp_path / "g1.png")]) == 0
+    assert Image.open(tmp_path / "g1.png").size == (8 * 30 + 2, 2 * 30 + 2)
     again = tmp_path / "again.npy"
     cli.main(["sample", str(run_dir), "--n", "10", "--out", str(again)])
     np.testing.assert_array_equal(np.load(again), array)  # same --seed, same samples

@@ -164,6 +164,9 @@ def test_torchrun_writes_one_complete_run_folder(runs):
                  "samples/epoch_001.png", "samples/epoch_002.png", "samples/final.png"):
         assert (run_dir / name).is_file(), name
     assert len(list((run_dir / "checkpoints").glob("step_*.pt"))) == 1
+    import importlib.util  # TensorBoard (log.tensorboard = auto): one event file, from rank 0 only
+
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == (importlib.util.find_spec("tensorboard") is not None)
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "completed" and info["steps_done"] == STEPS
     assert info["distributed"]["world_size"] == 2 and info["distributed"]["backend"] == "gloo"

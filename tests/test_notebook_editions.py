@@ -79,7 +79,7 @@ def test_every_edition_starts_with_the_setup_cell_and_has_the_2d_section(name):
     setup = _text(code[0])
     assert setup.count("PACKAGE_SOURCE = ") == 1 and "data\", \"fetch\"" in setup and "cuda" in setup
     toy = [c for c in code if "toy2d" in c["metadata"].get("tags", [])]
-    assert len(toy) == 1 and "except ImportError" in _text(toy[0]) and "run_scenario(\"mode-collapse\"" in _text(toy[0])
+    assert len(toy) == 1 and "from gan_atelier.toy2d import run_scenario" in _text(toy[0]) and "run_scenario(\"mode-collapse\"" in _text(toy[0])
     assert all(not c["outputs"] and c["execution_count"] is None for c in code)
 
 

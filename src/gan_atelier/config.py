@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config_checks import validate_recipe
+from .presets import preset_values as _preset_values
 from .errors import ConfigError
 from .objectives import LOSSES  # the one list of loss names (torch-free)
 
@@ -26,6 +27,7 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 ON_NAN = ("stop", "skip")
 D_NORMS = ("auto", "batch", "layer", "none")  # "auto": the loss's choice (objectives.discriminator_norm)
+TENSORBOARD = ("auto", "true", "false")
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,24 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """What a run writes beside metrics.csv (nothing here changes what is trained)."""
+
+    tensorboard: str = "auto"  # one of TENSORBOARD; "auto" = write an event file when tensorboard is installed
+    every_steps: int = 50  # per-step losses in the event file every N optimizer steps (0 = off)
+    image_scale: int = 4  # grids and GIF frames enlarged N times, nearest neighbour (1 = exact 28×28 tiles)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     preset: str = "seed"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "log": LogConfig}
 CHOICES = {
     ("data", "dataset"): DATASETS,
     ("model", "name"): MODELS,
@@ -98,50 +110,14 @@ CHOICES = {
     ("train", "precision"): PRECISIONS,
     ("train", "on_nan"): ON_NAN,
     ("model", "d_norm"): D_NORMS,
+    ("log", "tensorboard"): TENSORBOARD,
 }
 # Keys that may change when a run is resumed; the rest would silently change the experiment.
 RESUMABLE_KEYS = {
     "train.epochs", "train.device", "train.sample_every", "train.checkpoint_every",
     "train.checkpoint_every_steps", "train.eval_every", "train.eval_samples", "train.threads",
-    "data.data_dir",
+    "data.data_dir", "log.tensorboard", "log.every_steps", "log.image_scale",
 }
-
-
-_MODERN = {"model.d_norm": "none", "train.loss": "rpgan", "train.r1_gamma": 0.01, "train.r2_gamma": 0.01,
-           "train.r_every": 8, "train.gamma_end_ratio": 0.1, "train.lr_end_ratio": 0.25, "train.beta1": 0.0,
-           "train.beta2": 0.99, "train.ema_half_life": 10000.0, "train.ema_ramp": 0.05, "train.epochs": 16,
-           "train.sample_every": 2}
-
-
-def _preset_values() -> dict[str, dict[str, Any]]:
-    """Each preset as a dotted-key → value map applied on top of the TP's defaults."""
-    return {
-        # The TP, exactly: the defaults of every dataclass above.
-        "seed": {},
-        # First contact on a 2-core laptop CPU: same model and step, a fifth of the data, fewer epochs.
-        "quick": {"data.subset": 12000, "train.epochs": 10, "train.sample_every": 1},
-        # A couple of seconds: the dry-run path used by tests and CI.
-        "dry-run": {"data.subset": 512, "train.epochs": 2, "train.sample_every": 1},
-        # Beyond the TP. Epochs are set so each preset trains in no more CPU time than the seed's
-        # 50 epochs (one DCGAN step ≈ 2.2 TP steps on a CPU); see docs/results.md.
-        "dcgan": {"model.name": "dcgan", "train.epochs": 20, "train.sample_every": 2},
-        "cgan": {"model.name": "cgan", "train.epochs": 18, "train.sample_every": 2},
-        # Loss comparisons on the DCGAN architecture (against the dcgan preset: only the loss differs).
-        "lsgan": {"model.name": "dcgan", "train.loss": "lsgan", "train.epochs": 20, "train.sample_every": 2},
-        "hinge": {"model.name": "dcgan", "train.loss": "hinge", "train.epochs": 20, "train.sample_every": 2},
-        # The modern recipe (R3GAN-like, docs/results.md "The modern preset"): RpGAN loss, lazy R1 + R2
-        # (γ = 0.01 for pixels in [0, 1], every 8 D steps), a D without normalisation, Adam β = (0, 0.99),
-        # cosine decay of lr (→ ×0.25) and γ (→ ×0.1), EMA of G with a 10,000-image half-life and a 5 % ramp.
-        "modern": _MODERN | {"model.name": "dcgan"},
-        "modern-cgan": _MODERN | {"model.name": "cgan"},
-        # Gulrajani et al. 2017: n_critic = 5, λ = 10, Adam lr 1e-4, betas (0, 0.9); layer-norm critic.
-        "wgan-gp": {"model.name": "dcgan", "train.loss": "wgan-gp", "train.d_steps": 5,
-                    "train.lr": 1e-4, "train.beta1": 0.0, "train.beta2": 0.9,
-                    "train.epochs": 18, "train.sample_every": 2},
-        # The TP's sizes as a VAE; Adam's usual (0.9, 0.999) at 1e-3. Cheaper per step than the GAN.
-        "vae": {"model.name": "vae", "train.lr": 1e-3, "train.beta1": 0.9, "train.epochs": 50,
-                "train.sample_every": 5},
-    }
 
 
 PRESETS = tuple(_preset_values())
@@ -221,6 +197,8 @@ def _coerce(dotted: str, raw: Any, field_type: str) -> Any:
                 raise ValueError
             return value
         if field_type == "str":
+            if isinstance(raw, bool) and dotted == "log.tensorboard":  # TOML: tensorboard = true
+                return "true" if raw else "false"
             if not isinstance(raw, str):
                 raise ValueError
             return raw
@@ -241,12 +219,14 @@ def validate(config: RunConfig) -> RunConfig:
     positive = {"train.epochs": t.epochs, "train.batch_size": t.batch_size,
                 "train.sample_every": t.sample_every, "train.d_steps": t.d_steps,
                 "model.latent_dim": config.model.latent_dim, "train.eval_samples": t.eval_samples,
-                "train.max_nan_skips": t.max_nan_skips, "train.d_win_epochs": t.d_win_epochs}
+                "train.max_nan_skips": t.max_nan_skips, "train.d_win_epochs": t.d_win_epochs,
+                "log.image_scale": config.log.image_scale}
     non_negative = {"data.subset": config.data.subset, "train.lr_d": t.lr_d, "train.lr_g": t.lr_g,
                     "train.checkpoint_every": t.checkpoint_every,
                     "train.checkpoint_every_steps": t.checkpoint_every_steps,
                     "train.eval_every": t.eval_every, "train.threads": t.threads,
-                    "train.gp_weight": t.gp_weight, "train.seed": t.seed}
+                    "train.gp_weight": t.gp_weight, "train.seed": t.seed,
+                    "log.every_steps": config.log.every_steps}
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"bad value {value!r} for {key}: must be > 0")

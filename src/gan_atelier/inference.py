@@ -2,6 +2,8 @@
 
 * :func:`load_generator` — from a run folder, a ``.pt`` checkpoint or a ``.safetensors`` export;
 * :func:`sample` — ``n`` images ``(n, 1, 28, 28)`` in [0, 1] from seeded CPU noise;
+* :func:`export_hub` — a Hugging Face model folder (:mod:`gan_atelier.hub`), which
+  :func:`load_generator` reads back;
 * :func:`write_generator` — the one ``safetensors`` layout (weights only, the resolved config as
   JSON in the metadata, so the generator is rebuilt without trusting any pickled object), used
   by ``gan-atelier export`` and by every sweep member; :func:`export_generator` wraps it.
@@ -28,13 +30,18 @@ EXPORT_FORMAT = "gan-atelier-generator"
 
 
 def load_generator(path: str | os.PathLike, *, device: str = "cpu", ema: bool = True) -> nn.Module:
-    """A trained generator in eval mode from a run folder, a ``.pt`` checkpoint or a ``.safetensors`` export.
+    """A trained generator in eval mode from a run folder, a ``.pt`` checkpoint, a ``.safetensors`` export
+    or a Hugging Face model folder (``gan-atelier export RUN --hub DIR``, see :mod:`gan_atelier.hub`).
 
     The returned module carries ``.run_config`` (its :class:`RunConfig`).
     """
     path = Path(path)
     if path.suffix == ".safetensors":
         return load_safetensors_generator(path, device=device)
+    if path.is_dir() and (path / "config.json").is_file() and not (path / "checkpoints").is_dir():
+        from .hub import load_hub_generator  # the optional huggingface_hub, imported only for such a folder
+
+        return load_hub_generator(path, device=device)
     if path.is_dir():
         checkpoint = find_latest(path / "checkpoints") if (path / "checkpoints").is_dir() else find_latest(path)
         if checkpoint is None:
@@ -100,6 +107,15 @@ def export_generator(run: str | os.PathLike, out: str | os.PathLike | None = Non
     run = Path(run)
     out = Path(out) if out else (run if run.is_dir() else run.parent) / "generator.safetensors"
     return write_generator(generator, generator.run_config, out)
+
+
+def export_hub(run: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """``gan-atelier export RUN --hub DIR``: the run's (EMA) generator as a Hugging Face model folder."""
+    from .hub import write_model_folder  # the optional huggingface_hub, imported only here
+
+    run = Path(run)
+    run_dir = run if run.is_dir() else run.parent.parent  # RUN/checkpoints/step_*.pt → RUN
+    return write_model_folder(load_generator(run), run_dir, Path(out))
 
 
 def load_safetensors_generator(path: str | os.PathLike, device: str = "cpu") -> nn.Module:

@@ -48,20 +48,67 @@ def grid_to_uint8(grid: torch.Tensor) -> np.ndarray:
 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8, scale: int = 1) -> Path:
-    """Save images as one grayscale PNG grid (optionally enlarged ``scale`` times, nearest)."""
-    picture = Image.fromarray(grid_to_uint8(make_grid(images, nrow=nrow)), mode="L")
-    if scale > 1:
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    """Save images as one grayscale PNG grid, enlarged ``scale`` times (nearest neighbour).
+
+    Nearest neighbour keeps pixels honest: every ``scale``-th pixel of the file, from
+    ``scale // 2``, is the exact grid of :func:`make_grid` (28×28 tiles), see :func:`exact_grid`.
+    """
+    picture = upscale(Image.fromarray(grid_to_uint8(make_grid(images, nrow=nrow)), mode="L"), scale)
     path = Path(path)
     atomic_write_bytes(path, lambda file: picture.save(file, format="PNG"))
     return path
 
 
-def save_gif(frame_paths: list[Path], path: str | os.PathLike, duration_ms: int = 500) -> Path | None:
-    """One GIF frame per grid PNG, ``duration_ms`` each, looping forever (Pillow)."""
+def upscale(picture: Image.Image, scale: int) -> Image.Image:
+    """``picture`` enlarged ``scale`` times, each pixel a ``scale × scale`` block (nearest neighbour)."""
+    if scale <= 1:
+        return picture
+    return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+
+
+def exact_grid(path: str | os.PathLike, scale: int) -> np.ndarray:
+    """The unscaled uint8 grid behind a PNG written by :func:`save_grid` with ``scale``."""
+    with Image.open(path) as picture:
+        pixels = np.asarray(picture.convert("L"))
+    return pixels[scale // 2::scale, scale // 2::scale] if scale > 1 else pixels
+
+
+def epoch_caption(path: Path) -> str:
+    """``samples/epoch_005.png`` → ``"epoch 5"``; any other name → its stem."""
+    stem = Path(path).stem
+    number = stem.removeprefix("epoch_")
+    return f"epoch {int(number)}" if number.isdigit() else stem
+
+
+def captioned(picture: Image.Image, caption: str) -> Image.Image:
+    """``picture`` under a black band holding ``caption`` in white (the picture's pixels untouched)."""
+    from PIL import ImageDraw, ImageFont
+
+    size = max(10, picture.width // 24)
+    band = size + size // 2
+    framed = Image.new("L", (picture.width, picture.height + band), 0)
+    framed.paste(picture, (0, band))
+    try:
+        font = ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):  # Pillow without FreeType: the small bitmap font
+        font = ImageFont.load_default()
+    ImageDraw.Draw(framed).text((size // 2, size // 4), caption, fill=255, font=font)
+    return framed
+
+
+def save_gif(frame_paths: list[Path], path: str | os.PathLike, duration_ms: int = 500,
+             captions: list[str] | None = None) -> Path | None:
+    """One GIF frame per grid PNG, ``duration_ms`` each, looping forever (Pillow).
+
+    Each frame carries its caption above the grid (default: its epoch, from ``epoch_005.png``).
+    """
     if not frame_paths:
         return None
-    frames = [Image.open(p).convert("L") for p in frame_paths]
+    captions = captions if captions is not None else [epoch_caption(p) for p in frame_paths]
+    frames = []
+    for frame_path, caption in zip(frame_paths, captions):
+        with Image.open(frame_path) as picture:
+            frames.append(captioned(picture.convert("L"), caption))
     path = Path(path)
     atomic_write_bytes(path, lambda file: frames[0].save(
         file, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0
@@ -144,16 +191,19 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
     return figure, figure.subplots(nrows, ncols, **kwargs)
 
 
-def save_figure(figure, path: str | os.PathLike, *, dpi: int = 90, compact: bool = True) -> Path:
+def save_figure(figure, path: str | os.PathLike, *, dpi: float = 90, compact: bool = True,
+                tight: bool = True) -> Path:
     """Write a matplotlib figure as PNG, atomically: the one way figures are saved.
 
-    Tight layout (leaving room for a suptitle); ``compact`` re-encodes the PNG small
-    (:func:`compact_png`: grayscale when it has no colour, else a 256-colour palette).
+    Tight layout (leaving room for a suptitle) unless ``tight=False`` (the figure placed its axes
+    itself); ``compact`` re-encodes the PNG small (:func:`compact_png`: grayscale when it has no
+    colour, else a 256-colour palette).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     titled = getattr(figure, "_suptitle", None) is not None
-    figure.tight_layout(rect=(0, 0, 1, 0.93) if titled else None)
+    if tight:
+        figure.tight_layout(rect=(0, 0, 1, 0.93) if titled else None)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     png = buffer.getvalue()

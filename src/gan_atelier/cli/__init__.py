@@ -13,9 +13,9 @@ import warnings
 
 from .. import __version__
 from ..errors import GanAtelierError
-from . import check, classifier, data, evaluate, export, inspect_checkpoint, lab, sample, sweep, train
+from . import check, classifier, compare, data, evaluate, export, inspect_checkpoint, lab, sample, sweep, train
 
-SUBCOMMANDS = (train, sample, data, export, inspect_checkpoint, evaluate, classifier, sweep, lab, check)
+SUBCOMMANDS = (train, sample, data, export, inspect_checkpoint, evaluate, classifier, sweep, lab, check, compare)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ from ..errors import CheckpointError, ConfigError
 from ..training import LoopHooks, Trainer, data_parallel, resolve_device, run_loop
 from ..training.distributed import DistributedContext, init_distributed, shutdown
 from . import folder
+from . import tensorboard
 from .outputs import RunOutputs
 from .parallel import FollowerOutputs, claim_folder
 from .signals import SignalGuard
@@ -88,6 +89,7 @@ def train(config: RunConfig | None = None, run_dir: str | os.PathLike | None = N
     else:
         config = cfg.apply_overrides(config or cfg.get_config("seed"), overrides or {})
         run_dir = Path(run_dir) if run_dir else folder.default_run_dir(config.preset)
+    tensorboard.wanted(config.log.tensorboard)  # asked for but not installed: ConfigError before any file
     context = init_distributed(config.train.device)
     say = print if verbose and context.is_main else (lambda *a, **k: None)
     try:
@@ -177,7 +179,7 @@ def _drive(trainer: Trainer, run_dir: Path, resumed: bool, hooks: LoopHooks, pro
     all_hooks = outputs.hooks() + hooks
     all_hooks.should_stop = stop  # polled once per step on every rank: they stop after the same step
     status, received = "completed", None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with guard:
         try:
             finished = run_loop(trainer, all_hooks, progress=progress)
@@ -191,7 +193,7 @@ def _drive(trainer: Trainer, run_dir: Path, resumed: bool, hooks: LoopHooks, pro
             path = outputs.save()
             say(f"Stopped at epoch {trainer.epoch}, batch {trainer.batch_index}: checkpoint {path}. "
                 f"Continue with: gan-atelier train --resume {run_dir}")
-    outputs.finish(status, received, time.perf_counter() - started)
+    outputs.finish(status, received, time.perf_counter() - started, time.process_time() - cpu_started)
     for callback in hooks.on_finish:
         callback(trainer, status)
     return Run(run_dir, trainer.config, trainer, status, received, list(trainer.alarms), context.is_main)

@@ -83,6 +83,9 @@ def clear_artefacts(path: Path) -> None:
     """For ``--overwrite``: delete the files a run writes (and only those)."""
     for name in ARTEFACTS:
         (path / name).unlink(missing_ok=True)
+    for events in path.glob("events.out.tfevents.*"):  # the TensorBoard event files (run/tensorboard.py)
+        if events.is_file():
+            events.unlink()
     for folder in ARTEFACT_DIRS:
         for child in (path / folder).glob("*"):
             if child.is_file() and (child.suffix in (".png", ".pt", ".json", ".tmp")):

@@ -19,8 +19,9 @@ from ..files import append_metrics, atomic_write_text, write_metrics
 from ..objectives import objective
 from ..training import LoopHooks, Trainer
 from ..training.data_parallel import rank_states
-from ..viz import plot_curves, save_gif, save_grid
+from ..viz import make_grid, plot_curves, save_gif, save_grid
 from . import folder
+from .tensorboard import open_for_run
 
 
 def now() -> str:
@@ -46,6 +47,9 @@ class RunOutputs:
             from ..training.evaluation import training_evaluator
 
             self.evaluator = training_evaluator(trainer)
+        # The TensorBoard event file (log.tensorboard), written from the same rows as metrics.csv. Rank 0
+        # only: the driver builds RunOutputs where ``context.is_main`` (FollowerOutputs on the other ranks).
+        self.tensorboard = open_for_run(run_dir, cfg.to_dict(self.config), trainer.step, resumed)
 
     def _run_info(self, resumed: bool) -> dict[str, Any]:
         trainer, config = self.trainer, self.config
@@ -66,7 +70,8 @@ class RunOutputs:
         return info
 
     def hooks(self) -> LoopHooks:
-        return LoopHooks(on_step=[self.on_step], on_epoch=[self.on_epoch])
+        on_result = [self.tensorboard.on_result] if self.tensorboard is not None else []
+        return LoopHooks(on_step=[self.on_step], on_result=on_result, on_epoch=[self.on_epoch])
 
     def save(self) -> Path:
         """A checkpoint of the trainer now (atomic; ``latest.json`` points at it).
@@ -94,6 +99,8 @@ class RunOutputs:
             for callback in self.user_hooks.on_evaluation:
                 callback(trainer.epoch, metrics)
         append_metrics(self.run_dir / "metrics.csv", row)
+        if self.tensorboard is not None:
+            self.tensorboard.epoch(row)
         self.say(epoch_line(trainer, row))
         self._warn_new_alarms()
         if trainer.epoch % t.sample_every == 0 or trainer.epoch == t.epochs:
@@ -111,7 +118,9 @@ class RunOutputs:
 
     def _save_grid(self, epoch: int) -> None:
         images = self.trainer.fixed_grid_images()
-        save_grid(images, self.run_dir / "samples" / f"epoch_{epoch:03d}.png")
+        save_grid(images, self.run_dir / "samples" / f"epoch_{epoch:03d}.png", scale=self.config.log.image_scale)
+        if self.tensorboard is not None:
+            self.tensorboard.grid(self.trainer.step, make_grid(images))  # exact 28×28 tiles
         for callback in self.user_hooks.on_grid:
             callback(epoch, images)
 
@@ -125,6 +134,8 @@ class RunOutputs:
     # ----------------------------------------------------------------------------- the end
     def failed(self, error: BaseException) -> None:
         """Record a failed run in ``run.json`` (best effort: the original error is the one to report)."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         self.run_info.update(status="failed", error=str(error) or type(error).__name__,
                              alarms=list(self.trainer.alarms), steps_done=self.trainer.step)
         try:
@@ -132,24 +143,30 @@ class RunOutputs:
         except GanAtelierError:
             pass  # e.g. the disk is full
 
-    def finish(self, status: str, received: int | None, seconds: float) -> None:
-        """The final grid, ``progress.gif``, ``curves.png`` and the closing ``run.json``."""
+    def finish(self, status: str, received: int | None, seconds: float, cpu_seconds: float = 0.0) -> None:
+        """The final grid, ``progress.gif``, ``curves.png``, the event file's hparams and the closing ``run.json``."""
         trainer = self.trainer
+        if self.tensorboard is not None:
+            self.tensorboard.finish(trainer.history, trainer.step)
         write_final_pictures(self.run_dir, trainer.fixed_grid_images() if trainer.epoch > 0 else None,
-                             bool(trainer.history), self.config.preset, self._probabilistic())
+                             bool(trainer.history), self.config.preset, self._probabilistic(),
+                             scale=self.config.log.image_scale)
         self.run_info.update(status=status, alarms=list(trainer.alarms), ended=now(),
                              train_seconds=round(self.run_info.get("train_seconds", 0.0) + seconds, 2),
+                             cpu_seconds=round(self.run_info.get("cpu_seconds", 0.0) + cpu_seconds, 2),
                              epochs_done=trainer.epoch, steps_done=trainer.step)
         if received is not None:
             self.run_info["signal"] = signal.Signals(received).name
         folder.write_run_json(self.run_dir, self.run_info)
 
 
-def write_final_pictures(run_dir: Path, final_images, has_history: bool, title: str, probabilistic: bool) -> None:
-    """A finished run folder's pictures: ``samples/final.png`` (when ``final_images`` is given),
-    ``progress.gif`` from the epoch grids, and ``curves.png`` from ``metrics.csv`` (when it has rows)."""
+def write_final_pictures(run_dir: Path, final_images, has_history: bool, title: str, probabilistic: bool,
+                         scale: int = 1) -> None:
+    """A finished run folder's pictures: ``samples/final.png`` (when ``final_images`` is given, enlarged
+    ``scale`` times), ``progress.gif`` from the epoch grids (each frame captioned with its epoch),
+    and ``curves.png`` from ``metrics.csv`` (when it has rows)."""
     if final_images is not None:
-        save_grid(final_images, run_dir / "samples" / "final.png")
+        save_grid(final_images, run_dir / "samples" / "final.png", scale=scale)
     save_gif(sorted((run_dir / "samples").glob("epoch_*.png")), run_dir / "progress.gif")
     if has_history:
         plot_curves(run_dir / "metrics.csv", run_dir / "curves.png", title=title, probabilistic=probabilistic)

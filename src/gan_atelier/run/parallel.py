@@ -64,5 +64,5 @@ class FollowerOutputs:
     def failed(self, error: BaseException) -> None:
         """Rank 0 records the failure in run.json."""
 
-    def finish(self, status: str, received: int | None, seconds: float) -> None:
+    def finish(self, status: str, received: int | None, seconds: float, cpu_seconds: float = 0.0) -> None:
         """Rank 0 writes the final grid, the GIF, the curves and run.json."""

@@ -190,7 +190,8 @@ def _train(trainer: BatchedGANTrainer, members: list[SweepMember], progress: boo
             if trainer.epoch % sample_every == 0 or trainer.epoch == epochs:
                 grids = trainer.fixed_grid_images()
                 for k, member in enumerate(members):
-                    save_grid(grids[k], member.run_dir / "samples" / f"epoch_{trainer.epoch:03d}.png")
+                    save_grid(grids[k], member.run_dir / "samples" / f"epoch_{trainer.epoch:03d}.png",
+                              scale=member.config.log.image_scale)
     except KeyboardInterrupt:
         say(f"Interrupted at epoch {trainer.epoch}, batch {trainer.batch_index}: writing what exists")
         return "interrupted"
@@ -201,7 +202,7 @@ def _finish_member(trainer: BatchedGANTrainer, k: int, member: SweepMember, seco
     run_dir = member.run_dir
     write_final_pictures(run_dir, trainer.fixed_grid_images()[k] if trainer.epoch > 0 else None,
                          bool(member.history), f"{member.config.preset} {member.name}",
-                         trainer.loss_pair.probabilistic)
+                         trainer.loss_pair.probabilistic, scale=member.config.log.image_scale)
     write_generator(trainer.member_generator(k), member.config, run_dir / "generator.safetensors")
     folder.write_run_json(run_dir, {
         "preset": member.config.preset, "status": member.status, "sweep": str(run_dir.parent),

@@ -10,12 +10,12 @@ the modes covered (or the mean arrow length when the data has no modes).
 
 from __future__ import annotations
 
-import io
 import math
 import shutil
 import subprocess
 from pathlib import Path
 
+from ..viz import save_figure
 from .observe import Snapshot
 from .optimal import LN2
 
@@ -122,19 +122,7 @@ def draw_frame(path: Path, snapshot: Snapshot, history: list[dict], snapshots: l
     _curves(axes, history[: snapshot.step] if history else [], [s for s in snapshots if s.step <= snapshot.step],
             total_steps, modes_max)
     figure.subplots_adjust(left=0.04, right=0.98, top=0.93, bottom=0.07)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    save_compact(buffer.getvalue(), path)
-    return path
-
-
-def save_compact(png: bytes, path: Path) -> None:
-    """Quantise to 256 colours (a frame drops from ~150 KB to ~50 KB, the look unchanged)."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as image:
-        image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    return save_figure(figure, path, dpi=figure.dpi, tight=False)
 
 
 def save_gif(frames: list[Path], path: Path, duration_ms: int = 250) -> Path | None:
@@ -167,9 +155,4 @@ def draw_planes(path: Path, snapshots: list[Snapshot], titles: list[str], extent
     axes = figure.subplots(1, len(snapshots))
     for axis, snapshot, title in zip(list(axes) if len(snapshots) > 1 else [axes], snapshots, titles):
         _plane(axis, snapshot, extent, title)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_compact(buffer.getvalue(), path)
-    return path
+    return save_figure(figure, path, dpi=figure.dpi)

@@ -10,7 +10,8 @@ from .data import ToyDataset
 from .game import GameConfig
 from .models import LinearGenerator
 from .optimal import Grid, expected_d_loss, ideal_d_loss, js_divergence, optimal_discriminator
-from .render import new_figure, save_compact
+from ..viz import save_figure
+from .render import new_figure
 from .recording import Context, build_game, record, run_numbers
 
 DENSITY_FLOOR = 0.02  # compare D with D* where p_data + p_g exceeds 2 % of its maximum on the grid
@@ -76,14 +77,7 @@ def _dirac_frame(path, field, runs: dict, upto: int, lr: float, total: int):
     plane.set_title(f"Dirac-GAN, h = {lr:g}, step {upto}", fontsize=9)
     plane.legend(fontsize=7, loc="upper right")
     norms.set(xlim=(0, total), ylim=(0, 3.2), xlabel="step", title="‖(θ, ψ)‖: distance to the equilibrium")
-    figure.tight_layout()
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_compact(buffer.getvalue(), path)
-    return path
+    return save_figure(figure, path, dpi=figure.dpi)
 
 
 def _complex(value: complex) -> str:
