@@ -5,6 +5,8 @@ Usage::
     python bench/bench_time_to_quality.py --threads 1                      # all three phases
     python bench/bench_time_to_quality.py --target-fid 12.3 --threads 1     # skip phase 1
     python bench/bench_time_to_quality.py --candidate train.precision=bf16 --candidate train.lr=5e-4
+    python bench/bench_time_to_quality.py --preset modern --max-epochs 16 --target-fid 191.35 --threads 1
+    # (--max-epochs sets train.epochs, hence the length of the modern preset's cosine schedules: keep its 16)
 
 Phases (times are process CPU seconds at the given thread count, the steady figure on a
 shared machine, and wall seconds; evaluation time is never counted as training time):
@@ -78,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-fid", type=float, help="skip phase 1 and use this FID as the target")
     parser.add_argument("--state", default="bench_time_to_quality.json", help="results file (phase 1 is cached here)")
     parser.add_argument("--tp-steps", type=int, default=150, help="TP-loop steps timed in phase 2")
+    parser.add_argument("--preset", default="seed", help="the candidate's preset (e.g. modern; default seed)")
     parser.add_argument("--candidate", action="append", default=None, metavar="KEY=VALUE",
-                        help=f"candidate overrides on the seed preset (default: {' '.join(DEFAULT_CANDIDATE)})")
+                        help=f"candidate overrides on --preset (default on seed: {' '.join(DEFAULT_CANDIDATE)}; "
+                             f"none on another preset)")
     parser.add_argument("--max-epochs", type=int, default=50, help="candidate epochs at most")
     parser.add_argument("--budget", type=float, default=0.3, help="stop the candidate past this fraction of the TP's time")
     args = parser.parse_args(argv)
@@ -117,15 +121,15 @@ def main(argv: list[str] | None = None) -> int:
           f"(wall rate {tp_wall_rate:.1f} steps/s on this shared machine)")
 
     # ---- 3. the candidate
-    overrides = args.candidate or DEFAULT_CANDIDATE
-    config = get_config("seed", [*overrides, f"train.epochs={args.max_epochs}",
+    overrides = args.candidate or (DEFAULT_CANDIDATE if args.preset == "seed" else [])
+    config = get_config(args.preset, [*overrides, f"train.epochs={args.max_epochs}",
                                  f"train.eval_samples={args.samples}", f"train.threads={args.threads}"])
-    print(f"Phase 3: candidate seed + {' '.join(overrides)}, evaluated every epoch, "
+    print(f"Phase 3: candidate {args.preset} + {' '.join(overrides) or 'nothing'}, evaluated every epoch, "
           f"budget {args.budget:.0%} of the TP's time")
     log = train_and_evaluate(config, split, evaluate_after=set(range(1, args.max_epochs + 1)),
                              stop_fid=target, budget_cpu=args.budget * tp_cpu)
     reached = [entry for entry in log if entry.get("fid", float("inf")) <= target]
-    state["candidate"] = {"overrides": overrides, "log": log}
+    state["candidate"] = {"preset": args.preset, "overrides": overrides, "log": log}
     if reached:
         fraction = reached[0]["train_cpu_s"] / tp_cpu
         state["candidate"]["result"] = {"epoch": reached[0]["epoch"], "train_cpu_s": reached[0]["train_cpu_s"],

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .config_checks import validate_recipe
+from .presets import preset_values as _preset_values
 from .errors import ConfigError
 from .objectives import LOSSES  # the one list of loss names (torch-free)
 
@@ -24,6 +26,7 @@ MODELS = ("mlp", "dcgan", "cgan", "vae")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 ON_NAN = ("stop", "skip")
+D_NORMS = ("auto", "batch", "layer", "none")  # "auto": the loss's choice (objectives.discriminator_norm)
 TENSORBOARD = ("auto", "true", "false")
 
 
@@ -39,6 +42,7 @@ class ModelConfig:
     name: str = "mlp"  # one of MODELS; "mlp" is the TP's G and D
     latent_dim: int = 100
     spectral_norm: bool = False  # on D's layers (not in the TP)
+    d_norm: str = "auto"  # D's normalisation (dcgan, cgan), one of D_NORMS; "none" for R1/R2
     sync_batchnorm: bool = False  # data-parallel: BatchNorm statistics over the global batch (CUDA only)
 
 
@@ -56,6 +60,13 @@ class TrainConfig:
     gp_weight: float = 10.0  # lambda of the gradient penalty (wgan-gp only)
     label_smoothing: float = 0.0  # one-sided: real target 1 - s (0 = the TP)
     ema: float = 0.0  # decay of an EMA copy of G used for sampling (0 = off)
+    ema_half_life: float = 0.0  # or: the EMA's half-life in images (0 = off); see schedules.ema_decay
+    ema_ramp: float = 0.0  # half-life ramp-up: min(ema_half_life, ramp · images seen) (0 = no ramp)
+    r1_gamma: float = 0.0  # zero-centred penalty (γ/2)·E‖∇D(x)‖² on real images (0 = off)
+    r2_gamma: float = 0.0  # the same on generated images (0 = off)
+    r_every: int = 1  # lazy R1/R2: applied every r_every D steps with γ × r_every
+    gamma_end_ratio: float = 1.0  # cosine decay of γ to γ × ratio over the run (1 = constant)
+    lr_end_ratio: float = 1.0  # cosine decay of both lrs to lr × ratio over the run (1 = constant)
     seed: int = 0
     sample_every: int = 5  # epochs between fixed-noise grids
     checkpoint_every: int = 1  # epochs between checkpoints (0 = only at the end)
@@ -98,6 +109,7 @@ CHOICES = {
     ("train", "device"): DEVICES,
     ("train", "precision"): PRECISIONS,
     ("train", "on_nan"): ON_NAN,
+    ("model", "d_norm"): D_NORMS,
     ("log", "tensorboard"): TENSORBOARD,
 }
 # Keys that may change when a run is resumed; the rest would silently change the experiment.
@@ -106,32 +118,6 @@ RESUMABLE_KEYS = {
     "train.checkpoint_every_steps", "train.eval_every", "train.eval_samples", "train.threads",
     "data.data_dir", "log.tensorboard", "log.every_steps", "log.image_scale",
 }
-
-
-def _preset_values() -> dict[str, dict[str, Any]]:
-    """Each preset as a dotted-key → value map applied on top of the TP's defaults."""
-    return {
-        # The TP, exactly: the defaults of every dataclass above.
-        "seed": {},
-        # First contact on a 2-core laptop CPU: same model and step, a fifth of the data, fewer epochs.
-        "quick": {"data.subset": 12000, "train.epochs": 10, "train.sample_every": 1},
-        # A couple of seconds: the dry-run path used by tests and CI.
-        "dry-run": {"data.subset": 512, "train.epochs": 2, "train.sample_every": 1},
-        # Beyond the TP. Epochs are set so each preset trains in no more CPU time than the seed's
-        # 50 epochs (one DCGAN step ≈ 2.2 TP steps on a CPU); see docs/results.md.
-        "dcgan": {"model.name": "dcgan", "train.epochs": 20, "train.sample_every": 2},
-        "cgan": {"model.name": "cgan", "train.epochs": 18, "train.sample_every": 2},
-        # Loss comparisons on the DCGAN architecture (against the dcgan preset: only the loss differs).
-        "lsgan": {"model.name": "dcgan", "train.loss": "lsgan", "train.epochs": 20, "train.sample_every": 2},
-        "hinge": {"model.name": "dcgan", "train.loss": "hinge", "train.epochs": 20, "train.sample_every": 2},
-        # Gulrajani et al. 2017: n_critic = 5, λ = 10, Adam lr 1e-4, betas (0, 0.9); layer-norm critic.
-        "wgan-gp": {"model.name": "dcgan", "train.loss": "wgan-gp", "train.d_steps": 5,
-                    "train.lr": 1e-4, "train.beta1": 0.0, "train.beta2": 0.9,
-                    "train.epochs": 18, "train.sample_every": 2},
-        # The TP's sizes as a VAE; Adam's usual (0.9, 0.999) at 1e-3. Cheaper per step than the GAN.
-        "vae": {"model.name": "vae", "train.lr": 1e-3, "train.beta1": 0.9, "train.epochs": 50,
-                "train.sample_every": 5},
-    }
 
 
 PRESETS = tuple(_preset_values())
@@ -255,6 +241,7 @@ def validate(config: RunConfig) -> RunConfig:
             raise ConfigError(f"bad value {value!r} for {key}: must be in [0, 1)")
     if config.model.name == "vae" and t.loss != "ns":
         raise ConfigError("train.loss does not apply to model.name='vae' (it has its own ELBO loss)")
+    validate_recipe(config)  # the modern recipe's keys (config_checks.py)
     return config
 
 

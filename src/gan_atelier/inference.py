@@ -24,6 +24,7 @@ from .config import RunConfig
 from .errors import CheckpointError, ConfigError
 from .files import atomic_write_bytes
 from .models import build_models, generate_images
+from .truncation import truncated_normal
 
 EXPORT_FORMAT = "gan-atelier-generator"
 
@@ -61,8 +62,15 @@ def load_generator(path: str | os.PathLike, *, device: str = "cpu", ema: bool = 
 
 @torch.no_grad()
 def sample(generator: nn.Module, n: int = 64, *, seed: int | None = 0, labels: torch.Tensor | int | None = None,
-           batch_size: int = 1000) -> torch.Tensor:
-    """``n`` images ``(n, 1, 28, 28)`` in [0, 1]. ``labels``: a class for all, or one per image (cGAN)."""
+           batch_size: int = 1000, truncation: float | None = None) -> torch.Tensor:
+    """``n`` images ``(n, 1, 28, 28)`` in [0, 1]. ``labels``: a class for all, or one per image (cGAN).
+
+    ``truncation = T``: the truncation trick (BigGAN): every latent component with |z_k| > T is
+    redrawn until none is (:func:`gan_atelier.truncation.truncated_normal`); None = N(0, I),
+    the same draws as without the argument.
+    """
+    if truncation is not None and not (truncation > 0 and truncation != float("inf")):
+        raise ConfigError(f"bad value {truncation} for truncation: must be a finite number > 0")
     device = next(generator.parameters()).device
     rng = torch.Generator().manual_seed(seed) if seed is not None else None
     if generator.conditional:
@@ -76,7 +84,7 @@ def sample(generator: nn.Module, n: int = 64, *, seed: int | None = 0, labels: t
     outputs = []
     for start in range(0, n, batch_size):
         count = min(batch_size, n - start)
-        z = torch.randn(count, generator.latent_dim, generator=rng).to(device)
+        z = truncated_normal(count, generator.latent_dim, truncation, generator=rng).to(device)
         batch_labels = labels[start:start + count].to(device) if generator.conditional else None
         outputs.append(generate_images(generator, z, batch_labels).float().cpu())
     return torch.cat(outputs) if outputs else torch.empty(0, 1, 28, 28)

@@ -1,7 +1,8 @@
 """GAN objectives as matched pairs of pure functions on logits, looked up by name.
 
 Every pair has the signature ``d_loss(real_logits, fake_logits) -> scalar`` and
-``g_loss(fake_logits) -> scalar``. Logits everywhere; labels: ``REAL = 1.0``, ``FAKE = 0.0``.
+``g_loss(fake_logits) -> scalar`` (relativistic pairs: ``g_loss(fake_logits, real_logits)``,
+called through :meth:`LossPair.generator_loss`). Logits everywhere; labels: ``REAL = 1.0``, ``FAKE = 0.0``.
 With ``σ`` the sigmoid and ``D(x) = σ(logit)``:
 
 * ``ns`` — Goodfellow et al. 2014 (arXiv 1406.2661), the TP's objective.
@@ -16,6 +17,11 @@ With ``σ`` the sigmoid and ``D(x) = σ(logit)``:
   ``L_G = −E fake``.
 * ``wgan-gp`` — Gulrajani et al. 2017 (arXiv 1704.00028): ``L_D = E fake − E real`` (+ λ·GP,
   added by the training loop with :func:`gradient_penalty`), ``L_G = −E fake``.
+* ``rpgan`` — relativistic pairing GAN (Jolicoeur-Martineau 2019, arXiv 1807.00734; the loss of
+  R3GAN, Huang et al. 2024, arXiv 2501.05441): real and fake of one batch are *paired*,
+  ``L_D = E softplus(−(real_i − fake_i))``, ``L_G = E softplus(−(fake_i − real_i))``. Its G loss
+  needs the real logits too: such a pair sets ``g_uses_real_logits``, and every caller goes
+  through :meth:`LossPair.generator_loss` ``(fake_logits, real_logits)``, one signature for all.
 """
 
 from __future__ import annotations
@@ -77,6 +83,27 @@ def wasserstein_g_loss(fake_logits):
     return -fake_logits.mean()
 
 
+def rpgan_d_loss(real_logits, fake_logits, real_target: float = REAL):
+    """L_D = E_i softplus(−(real_i − fake_i)) = −E_i log σ(real_i − fake_i), real and fake paired by index.
+
+    Relativistic pairing (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024): D is asked that
+    each real image score above *its* paired fake, not above a fixed threshold. ``real_target``
+    is ignored (no label smoothing for a relativistic loss).
+    """
+    if real_logits.shape != fake_logits.shape:
+        raise ValueError(f"rpgan pairs real and fake: shapes {tuple(real_logits.shape)} and "
+                         f"{tuple(fake_logits.shape)} differ")
+    return F.softplus(-(real_logits - fake_logits)).mean()
+
+
+def rpgan_g_loss(fake_logits, real_logits):
+    """L_G = E_i softplus(−(fake_i − real_i)): G wants each fake to score above its paired real."""
+    if real_logits.shape != fake_logits.shape:
+        raise ValueError(f"rpgan pairs real and fake: shapes {tuple(real_logits.shape)} and "
+                         f"{tuple(fake_logits.shape)} differ")
+    return F.softplus(-(fake_logits - real_logits)).mean()
+
+
 @dataclass(frozen=True)
 class LossPair:
     """D's and G's loss of one objective; the flags mirror its :class:`~gan_atelier.objectives.Objective`."""
@@ -86,6 +113,15 @@ class LossPair:
     g_loss: Callable[[torch.Tensor], torch.Tensor]
     uses_gradient_penalty: bool = False
     probabilistic: bool = True  # logits are log-odds, so σ(logit) = D(x) means something
+    g_uses_real_logits: bool = False  # relativistic: g_loss(fake_logits, real_logits)
+
+    def generator_loss(self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss with one signature for every pair; ``real_logits`` is used by relativistic pairs only."""
+        if self.g_uses_real_logits:
+            if real_logits is None:
+                raise ValueError(f"the {self.name!r} G loss needs the real logits of the same batch")
+            return self.g_loss(fake_logits, real_logits)
+        return self.g_loss(fake_logits)
 
 
 _FUNCTIONS = {  # name → (d_loss, g_loss); the names and D's needs live in gan_atelier.objectives
@@ -94,10 +130,11 @@ _FUNCTIONS = {  # name → (d_loss, g_loss); the names and D's needs live in gan
     "lsgan": (lsgan_d_loss, lsgan_g_loss),
     "hinge": (hinge_d_loss, wasserstein_g_loss),
     "wgan-gp": (wasserstein_d_loss, wasserstein_g_loss),
+    "rpgan": (rpgan_d_loss, rpgan_g_loss),
 }
 LOSS_PAIRS = {
     o.name: LossPair(o.name, *_FUNCTIONS[o.name], uses_gradient_penalty=o.d_penalty == GRADIENT_PENALTY,
-                     probabilistic=o.probabilistic)
+                     probabilistic=o.probabilistic, g_uses_real_logits=o.relativistic)
     for o in OBJECTIVES
 }
 if set(_FUNCTIONS) != set(LOSSES):  # a loss added to gan_atelier.objectives without its functions

@@ -10,6 +10,8 @@ name with its two functions, and the training step reads the rest from :func:`ob
 * ``d_penalty`` — a regulariser added to D's loss by the training step (``"gradient-penalty"``:
   WGAN-GP). A per-sample gradient penalty forbids BatchNorm in D (it would mix the samples whose
   gradients are penalised one by one; Gulrajani et al. 2017 §4 use layer norm).
+* ``relativistic`` — G's loss needs the real logits of the same batch too (RpGAN pairs each real
+  image with one fake); the step calls ``LossPair.generator_loss(fake_logits, real_logits)``.
 * ``d_loss_floor`` — D's loss has a floor of 0 meaning "D separates perfectly", which the
   D-winning alarm watches (BCE only; the other losses have other scales).
 
@@ -31,6 +33,7 @@ class Objective:
     probabilistic: bool = True  # σ(logit) = D(x) is a probability; False: a critic score
     d_penalty: str | None = None  # a regulariser the step adds to D's loss (GRADIENT_PENALTY)
     paper: str = ""
+    relativistic: bool = False  # G's loss compares each fake with the real of its pair: g_loss(fake, real)
 
     @property
     def d_loss_floor(self) -> bool:
@@ -50,6 +53,8 @@ OBJECTIVES = (
     Objective("hinge", probabilistic=False, paper="Lim & Ye 2017; Miyato et al. 2018"),
     Objective("wgan-gp", probabilistic=False, d_penalty=GRADIENT_PENALTY,
               paper="Gulrajani et al. 2017, arXiv 1704.00028"),
+    Objective("rpgan", probabilistic=False, relativistic=True,
+              paper="Jolicoeur-Martineau 2019, arXiv 1807.00734; R3GAN, Huang et al. 2024, arXiv 2501.05441"),
 )
 LOSSES = tuple(o.name for o in OBJECTIVES)  # the one list of loss names
 _BY_NAME = {o.name: o for o in OBJECTIVES}
@@ -61,8 +66,14 @@ def objective(name: str) -> Objective:
     return _BY_NAME[name]
 
 
-def discriminator_norm(loss: str, spectral_norm: bool) -> str:
-    """D's normalisation for a run: none under spectral norm, layer when the loss forbids BatchNorm, else batch."""
+def discriminator_norm(loss: str, spectral_norm: bool, d_norm: str = "auto") -> str:
+    """D's normalisation for a run: ``d_norm`` when not "auto"; else none under spectral norm,
+    layer when the loss forbids BatchNorm, batch otherwise."""
+    if d_norm != "auto":
+        if d_norm == "batch" and not objective(loss).batchnorm_allowed:
+            raise ConfigError(f"model.d_norm=batch is not allowed with train.loss={loss!r} (its penalty "
+                              f"is per sample); use layer or none")
+        return d_norm
     if spectral_norm:
         return "none"
     return "batch" if objective(loss).batchnorm_allowed else "layer"

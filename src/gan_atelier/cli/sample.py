@@ -28,11 +28,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         import torch
 
         labels = torch.arange(10).repeat_interleave(10)
-        images = sample(generator, 100, seed=args.seed, labels=labels)
+        images = sample(generator, 100, seed=args.seed, labels=labels, truncation=args.truncation)
         save_grid(images, args.out, nrow=10, scale=args.scale)
         print(f"Wrote a 10×10 grid (one row per class) to {args.out}")
         return 0
-    images = sample(generator, args.n, seed=args.seed, labels=args.class_index)
+    images = sample(generator, args.n, seed=args.seed, labels=args.class_index, truncation=args.truncation)
     out = Path(args.out)
     if out.suffix == ".npy":
         array = images[:, 0].numpy().astype(np.float32)
@@ -56,5 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("--scale", type=int, default=4, help="grid enlarged N times, nearest neighbour (1 = exact tiles)")
     p.add_argument("--class", dest="class_index", type=int, help="class to draw (conditional models)")
     p.add_argument("--grid-by-class", action="store_true", help="a 10×10 grid, one row per class (cgan)")
+    p.add_argument("--truncation", type=float, metavar="T",
+                   help="truncated latent: redraw every component |z_k| > T (BigGAN's trick; default off)")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.set_defaults(func=cmd_sample)

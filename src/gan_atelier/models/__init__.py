@@ -49,12 +49,12 @@ def build_mlp(config: RunConfig) -> tuple[nn.Module, nn.Module]:
 
 
 def build_dcgan(config: RunConfig) -> tuple[nn.Module, nn.Module]:
-    norm = discriminator_norm(config.train.loss, config.model.spectral_norm)
+    norm = discriminator_norm(config.train.loss, config.model.spectral_norm, config.model.d_norm)
     return DCGANGenerator(config.model.latent_dim), DCGANDiscriminator(norm=norm)
 
 
 def build_cgan(config: RunConfig) -> tuple[nn.Module, nn.Module]:
-    norm = discriminator_norm(config.train.loss, config.model.spectral_norm)
+    norm = discriminator_norm(config.train.loss, config.model.spectral_norm, config.model.d_norm)
     return ConditionalGenerator(config.model.latent_dim), ProjectionDiscriminator(norm=norm)
 
 

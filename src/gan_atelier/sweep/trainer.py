@@ -47,7 +47,8 @@ from .stacked import StackedMLP, member_leaves
 # Keys that may differ between the members of one batched sweep (they change no shape and no step).
 SWEEPABLE_KEYS = ("train.lr", "train.lr_d", "train.lr_g", "train.beta1", "train.beta2",
                   "train.seed", "train.label_smoothing")
-SUPPORTED_LOSSES = tuple(name for name in LOSSES if objective(name).d_penalty is None)  # no D regulariser
+SUPPORTED_LOSSES = tuple(name for name in LOSSES  # no D regulariser, G's loss of the fakes alone
+                         if objective(name).d_penalty is None and not objective(name).relativistic)
 
 
 def check_batchable(configs: list[RunConfig]) -> None:
@@ -61,7 +62,11 @@ def check_batchable(configs: list[RunConfig]) -> None:
     if first.train.loss not in SUPPORTED_LOSSES:
         raise ConfigError(f"batched sweeps support train.loss in {', '.join(SUPPORTED_LOSSES)}, "
                           f"got {first.train.loss!r}")
-    for name, value in (("model.spectral_norm", first.model.spectral_norm), ("train.ema", first.train.ema)):
+    t = first.train
+    unsupported = (("model.spectral_norm", first.model.spectral_norm), ("train.ema", t.ema),
+                   ("train.ema_half_life", t.ema_half_life), ("train.r1_gamma", t.r1_gamma),
+                   ("train.r2_gamma", t.r2_gamma), ("train.lr_end_ratio", t.lr_end_ratio != 1.0))
+    for name, value in unsupported:
         if value:
             raise ConfigError(f"batched sweeps do not support {name} (got {value!r}); set it to its default")
     flat_first = _flatten(first)

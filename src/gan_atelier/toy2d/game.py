@@ -48,6 +48,8 @@ class GameConfig:
     def __post_init__(self):
         if self.loss not in LOSS_PAIRS:
             raise ConfigError(f"unknown loss {self.loss!r}; valid losses: {', '.join(LOSS_PAIRS)}")
+        if LOSS_PAIRS[self.loss].g_uses_real_logits:  # its G step scores fakes alone
+            raise ConfigError(f"the 2-D game does not support the relativistic loss {self.loss!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         if self.k_d < 1 or self.k_g < 0 or self.batch_size < 2:

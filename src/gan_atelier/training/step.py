@@ -7,8 +7,9 @@ Extension points, each in one place:
 * every gradient goes through :func:`descend` (``zero_grad → backward →
   trainer.sync_gradients(module) → optimizer.step``): a data-parallel all-reduce is a
   ``sync_gradients`` callable, nothing else changes;
-* D's regularisers are added by :func:`d_regularisers` (today WGAN-GP's gradient penalty; R1/R2
-  go beside it);
+* D's regularisers are added by :func:`d_regularisers` (WGAN-GP's gradient penalty, and the
+  zero-centred R1/R2 of the modern recipe, :mod:`.recipe`); the lr schedule is applied at the
+  start of each step (:func:`.recipe.apply_lr_schedule`);
 * what D's outputs mean is the loss's business (:mod:`gan_atelier.objectives`): the logged
   ``d_real``/``d_fake`` are ``σ(logit)`` for the BCE losses and the raw critic score otherwise.
 """
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from ..losses import bernoulli_reconstruction, gaussian_kl, gradient_penalty
+from .recipe import apply_lr_schedule, zero_centred_penalties
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -52,11 +54,13 @@ def descend(trainer: "Trainer", loss: torch.Tensor, module: nn.Module, optimizer
 
 
 def d_regularisers(trainer: "Trainer", real: torch.Tensor, fake: torch.Tensor,
-                   d_kwargs: dict) -> torch.Tensor | None:
-    """The terms added to D's loss, by the loss's request (``LossPair.uses_gradient_penalty``, …).
+                   d_kwargs: dict, d_kwargs_fake: dict | None = None) -> torch.Tensor | None:
+    """The terms added to D's loss: the loss's own (``LossPair.uses_gradient_penalty``) and R1/R2.
 
     WGAN-GP: ``λ · E_x̂ (‖∇_x̂ D(x̂)‖₂ − 1)²``, ``x̂ = α·real + (1 − α)·fake``, one α ~ U(0, 1) per
-    sample drawn from the noise stream (Gulrajani et al. 2017). None when the loss asks for none.
+    sample drawn from the noise stream (Gulrajani et al. 2017). R1/R2 (``train.r1_gamma``,
+    ``train.r2_gamma``): ``(γ/2)·E‖∇_x D(x)‖²`` on real / generated images, see :mod:`.recipe`.
+    None when no term is due.
     """
     t = trainer.config.train
     penalty = None
@@ -64,6 +68,10 @@ def d_regularisers(trainer: "Trainer", real: torch.Tensor, fake: torch.Tensor,
         alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=trainer.device,
                            generator=trainer.noise_generator)  # (B, 1, 1, 1): one weight per sample
         penalty = t.gp_weight * gradient_penalty(trainer.discriminator, real, fake.float(), alpha, **d_kwargs)
+    zero_centred = zero_centred_penalties(trainer, real, fake, d_kwargs, d_kwargs if d_kwargs_fake is None
+                                          else d_kwargs_fake)
+    if zero_centred is not None:
+        penalty = zero_centred if penalty is None else penalty + zero_centred
     return penalty
 
 
@@ -94,6 +102,7 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
     """
     t, pair = trainer.config.train, trainer.loss_pair
     generator, discriminator = trainer.generator, trainer.discriminator
+    apply_lr_schedule(trainer)  # cosine lr (train.lr_end_ratio); nothing when constant
     z = trainer.noise(real.shape[0])  # (B, latent_dim)
     fake_labels = trainer.random_labels(real.shape[0]) if trainer.conditional else None
     g_turn = (trainer.step % t.d_steps) == t.d_steps - 1
@@ -107,7 +116,7 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
     with trainer.autocast:
         real_logits, fake_logits = discriminator_logits(trainer, real, fake.detach(), d_kwargs_real, d_kwargs_fake)
         d_loss = pair.d_loss(real_logits.float(), fake_logits.float(), real_target=1.0 - t.label_smoothing)
-    regularisers = d_regularisers(trainer, real, fake.detach(), d_kwargs_real)
+    regularisers = d_regularisers(trainer, real, fake.detach(), d_kwargs_real, d_kwargs_fake)
     if regularisers is not None:
         d_loss = d_loss + regularisers
     if not trainer.guard_finite(d_loss, "D"):
@@ -121,7 +130,8 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
     discriminator.requires_grad_(False)
     try:
         with trainer.autocast:
-            g_loss = pair.g_loss(discriminator(fake, **d_kwargs_fake).float())
+            # relativistic pairs (rpgan) compare each fake with the D step's logit of its paired real
+            g_loss = pair.generator_loss(discriminator(fake, **d_kwargs_fake).float(), real_logits.detach().float())
         if not trainer.guard_finite(g_loss, "G"):
             return None
         descend(trainer, g_loss, generator, trainer.optimizer_g)

@@ -36,6 +36,7 @@ from .monitors import d_winning_alarm, diversity_alarm
 from .nonfinite import NAN_CHECK_EVERY, NonFiniteGuard
 from .seeds import RunSeeds
 from .stats import AllReduce, EpochAccumulator, epoch_means, epoch_row, step_values
+from .recipe import ema_weight
 from .step import StepResult, gan_step, vae_step
 
 
@@ -99,7 +100,8 @@ class Trainer:
                 use_sampled_dropout(self.discriminator)  # same Bernoulli mask law, ≈ 2.5× faster on CPU
             # D sees real and fake in one forward pass when it has no BatchNorm and is unconditional.
             self.one_d_pass = not self.conditional and not self.discriminator.has_batchnorm
-        self.ema_generator = copy.deepcopy(self.generator).eval().requires_grad_(False) if t.ema else None
+        self.ema_generator = (copy.deepcopy(self.generator).eval().requires_grad_(False)
+                              if t.ema or t.ema_half_life else None)
         self.data_generator = self.seeds.data_generator()
         self.noise_generator = self.seeds.noise_generator(self.device, rank=self.rank)
         self.fixed_noise = self.seeds.fixed_noise(config.model.latent_dim)
@@ -163,10 +165,13 @@ class Trainer:
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        """θ_EMA ← θ_EMA + (1 − decay)·(θ − θ_EMA) after each G step; buffers copied."""
+        """θ_EMA ← θ_EMA + (1 − decay)·(θ − θ_EMA) after each G step; buffers copied.
+
+        decay = ``train.ema``, or from ``train.ema_half_life`` in images (:func:`.recipe.ema_weight`).
+        """
         if self.ema_generator is None:
             return
-        weight = self.nonfinite.ema_weight(1.0 - self.config.train.ema)
+        weight = self.nonfinite.ema_weight(ema_weight(self))
         for ema_param, param in zip(self.ema_generator.parameters(), self.generator.parameters()):
             ema_param.lerp_(param, weight)
         for ema_buffer, buffer in zip(self.ema_generator.buffers(), self.generator.buffers()):

@@ -1,0 +1,33 @@
+"""Checks of the modern recipe's config keys, called by :func:`gan_atelier.config.validate`.
+
+Split from ``config.py`` to keep it small; standard library only, like it.
+"""
+
+from __future__ import annotations
+
+from .errors import ConfigError
+from .objectives import discriminator_norm
+
+
+def validate_recipe(config) -> None:
+    """The modern recipe's keys of a :class:`~gan_atelier.config.RunConfig`: ranges, and the combinations
+    that cannot work (R1/R2 with a BatchNorm D, two EMA decays, a D norm for a model without one)."""
+    t = config.train
+    for key in ("ema_half_life", "ema_ramp", "r1_gamma", "r2_gamma"):
+        if getattr(t, key) < 0:
+            raise ConfigError(f"bad value {getattr(t, key)!r} for train.{key}: must be >= 0")
+    for key in ("r_every", "gamma_end_ratio", "lr_end_ratio"):
+        if getattr(t, key) <= 0:
+            raise ConfigError(f"bad value {getattr(t, key)!r} for train.{key}: must be > 0")
+    if t.ema and t.ema_half_life:
+        raise ConfigError("train.ema and train.ema_half_life both set: choose one way to give the EMA's decay")
+    if (t.r1_gamma or t.r2_gamma) and config.model.name == "vae":
+        raise ConfigError("train.r1_gamma / r2_gamma need a discriminator; model.name='vae' has none")
+    if config.model.name not in ("dcgan", "cgan"):
+        if config.model.d_norm != "auto":
+            raise ConfigError(f"model.d_norm applies to the dcgan and cgan models, not {config.model.name!r}")
+        return
+    norm = discriminator_norm(t.loss, config.model.spectral_norm, config.model.d_norm)  # may refuse "batch"
+    if (t.r1_gamma or t.r2_gamma) and norm == "batch":
+        raise ConfigError("R1/R2 penalise each sample's gradient, which BatchNorm in D mixes: "
+                          "set model.d_norm=none (or layer)")

@@ -1,0 +1,144 @@
+"""The modern recipe inside the training step: R1/R2 at the regulariser extension point, the lr and
+γ schedules, the EMA half-life, RpGAN's G loss, and the config checks of the new keys."""
+
+import math
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from gan_atelier import config as cfg
+from gan_atelier.data import synthetic_split
+from gan_atelier.errors import ConfigError
+from gan_atelier.regularizers import gradient_squared_norm
+from gan_atelier.schedules import cosine, ema_decay
+from gan_atelier.training import Trainer
+from gan_atelier.training.recipe import images_seen, penalty_weights, total_steps, zero_centred_penalties
+from gan_atelier.training.step import d_regularisers
+
+
+def make_trainer(preset="modern", **overrides):
+    config = cfg.get_config(preset, {"data.subset": 128, "train.batch_size": 32, "train.epochs": 2, **overrides})
+    return Trainer(config, synthetic_split(128, seed=0))
+
+
+def test_modern_preset_is_the_documented_recipe():
+    config = cfg.get_config("modern")
+    t = config.train
+    assert (config.model.name, config.model.d_norm, t.loss) == ("dcgan", "none", "rpgan")
+    assert (t.r1_gamma, t.r2_gamma, t.r_every, t.beta1, t.beta2) == (0.01, 0.01, 8, 0.0, 0.99)
+    assert (t.ema_half_life, t.ema_ramp, t.lr_end_ratio, t.gamma_end_ratio) == (10000.0, 0.05, 0.25, 0.1)
+    trainer = make_trainer()
+    assert not trainer.discriminator.has_batchnorm and trainer.one_d_pass
+    assert cfg.get_config("modern-cgan").model.name == "cgan"
+
+
+def test_r1_and_r2_at_the_extension_point_equal_their_definition():
+    trainer = make_trainer(**{"train.r_every": 1, "train.r1_gamma": 0.4, "train.r2_gamma": 0.2})
+    trainer._begin_epoch()
+    real = trainer.batch(0)[0]
+    fake = torch.rand_like(real)
+    scale = cosine(1.0, 0.1, 0, total_steps(trainer))  # = 1 at step 0
+    expected = 0.0
+    for gamma, images in ((0.4, real), (0.2, fake)):
+        x = images.clone().requires_grad_(True)
+        expected = expected + 0.5 * gamma * scale * gradient_squared_norm(trainer.discriminator(x), x)
+    assert_close(d_regularisers(trainer, real, fake, {}), expected)
+
+
+def test_lazy_penalties_fire_every_k_steps_with_k_times_gamma_on_the_cosine():
+    trainer = make_trainer()  # r_every = 8, γ = 0.01 → 0.001 over T steps
+    total = total_steps(trainer)
+    assert total == 2 * 4
+    for step in range(total):
+        trainer.step = step
+        weights = penalty_weights(trainer)
+        if step % 8:
+            assert weights == (0.0, 0.0)
+        else:
+            assert weights[0] == pytest.approx(8 * 0.01 * cosine(1.0, 0.1, step, total))
+    trainer.step = 1
+    trainer._begin_epoch()
+    real = trainer.batch(0)[0]
+    assert zero_centred_penalties(trainer, real, real, {}, {}) is None
+
+
+def test_lr_follows_the_cosine_schedule_and_resumes_from_the_step():
+    trainer = make_trainer()
+    for _ in range(3):
+        trainer.train_step()
+    trainer.train_step()  # the 4th step sets lr for step index 3
+    expected = 2e-4 * cosine(1.0, 0.25, 3, total_steps(trainer))
+    for optimizer in (trainer.optimizer_g, trainer.optimizer_d):
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(expected)
+
+
+def test_ema_follows_the_half_life_formula_with_its_ramp():
+    trainer = make_trainer(**{"train.ema_half_life": 100.0, "train.ema_ramp": 0.5})
+    trainer._begin_epoch()
+    before = [p.detach().clone() for p in trainer.ema_generator.parameters()]
+    trainer.train_step()  # first batch: 32 images seen, h = min(100, 0.5·32) = 16
+    decay = ema_decay(32, 100.0, 32, 0.5)
+    assert decay == pytest.approx(0.5 ** (32 / 16))
+    for old, ema, new in zip(before, trainer.ema_generator.parameters(), trainer.generator.parameters()):
+        assert_close(ema, decay * old + (1 - decay) * new.detach())
+    trainer.batch_index, trainer.epoch = 3, 1  # last batch of epoch 2: 128 + 128 images
+    assert images_seen(trainer) == 256
+
+
+def test_rpgan_g_step_uses_the_paired_real_logits():
+    trainer = make_trainer()
+    result = trainer.train_step()
+    assert result.g_stepped and math.isfinite(float(result.g_loss))
+    assert float(result.d_real) != float(torch.sigmoid(result.d_real))  # raw critic scores are logged
+
+
+def test_new_keys_are_checked():
+    with pytest.raises(ConfigError, match="BatchNorm"):
+        cfg.get_config("dcgan", {"train.r1_gamma": 0.1})
+    with pytest.raises(ConfigError, match="ema_half_life"):
+        cfg.get_config("modern", {"train.ema": 0.999})
+    with pytest.raises(ConfigError, match="r_every"):
+        cfg.get_config("modern", {"train.r_every": 0})
+    with pytest.raises(ConfigError, match="d_norm"):
+        cfg.get_config("seed", {"model.d_norm": "none"})
+    with pytest.raises(ConfigError, match="not allowed"):
+        cfg.get_config("wgan-gp", {"model.d_norm": "batch"})
+    with pytest.raises(ConfigError, match="valid choices"):
+        cfg.get_config("modern", {"model.d_norm": "instance"})
+    assert cfg.get_config("dcgan", {"train.r1_gamma": 0.1, "model.d_norm": "layer"}).train.r1_gamma == 0.1
+
+
+def test_sample_with_truncation_feeds_the_truncated_normal_to_g():
+    from gan_atelier.inference import sample
+    from gan_atelier.models import build_models, generate_images
+    from gan_atelier.truncation import truncated_normal
+
+    torch.manual_seed(0)
+    generator, _ = build_models(cfg.get_config("modern"))
+    generator.eval()
+    images = sample(generator, 8, seed=1, truncation=0.5)
+    z = truncated_normal(8, 100, 0.5, generator=torch.Generator().manual_seed(1))
+    assert z.abs().max() <= 0.5
+    with torch.no_grad():
+        assert_close(images, generate_images(generator, z))
+    assert_close(sample(generator, 8, seed=1, truncation=None), sample(generator, 8, seed=1))
+    with pytest.raises(ConfigError, match="truncation"):
+        sample(generator, 8, truncation=0.0)
+
+
+def test_modern_cgan_penalises_the_projection_discriminator_per_set():
+    trainer = make_trainer("modern-cgan", **{"train.r_every": 1})
+    assert trainer.conditional and not trainer.one_d_pass  # labels: one D pass per set
+    trainer._begin_epoch()
+    real, labels = trainer.batch(0)
+    fake_labels = (labels + 1) % 10
+    fake = torch.rand_like(real)
+    penalty = d_regularisers(trainer, real, fake, {"labels": labels}, {"labels": fake_labels})
+    expected = 0.0
+    for images, classes in ((real, labels), (fake, fake_labels)):  # γ = 0.01 at step 0 of the cosine
+        x = images.clone().requires_grad_(True)
+        expected = expected + 0.5 * 0.01 * gradient_squared_norm(trainer.discriminator(x, labels=classes), x)
+    assert_close(penalty, expected)
+    result = trainer.train_step()
+    assert math.isfinite(float(result.d_loss)) and math.isfinite(float(result.g_loss))
