@@ -17,9 +17,17 @@ checker's own tiny G and D, so that a mistake in the student's models is reporte
 ``check_generator`` / ``check_discriminator``.
 """
 
-from .loop import check_d_step, check_g_step, check_training
-from .models import check_discriminator, check_generator
-from .report import CheckResult
+import importlib
 
-__all__ = ["check_generator", "check_discriminator", "check_d_step", "check_g_step", "check_training",
-           "CheckResult"]
+_PUBLIC = {"check_generator": "models", "check_discriminator": "models", "check_d_step": "loop",
+           "check_g_step": "loop", "check_training": "loop", "CheckResult": "report"}
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name: str):
+    """Lazy (PEP 562): ``gan-atelier``'s parser reads :mod:`.messages` without importing torch."""
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ..checks.messages import LANGUAGES
-from ..checks.script import run_checks
 from ..errors import CheckFailed
 
 
@@ -20,6 +19,8 @@ def register(subparsers) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from ..checks.script import run_checks
+
     try:
         ok, lines = run_checks(args.file, args.lang)
     except CheckFailed as error:
