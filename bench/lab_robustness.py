@@ -183,7 +183,7 @@ def _one(args) -> int:
     import torch
 
     from gan_atelier.lab import run_experiment
-    from gan_atelier.lab.common import LabContext
+    from gan_atelier.lab.context import LabContext
 
     recorder = _Recorder()
     recorder.install()
