@@ -142,3 +142,26 @@ def test_modern_cgan_penalises_the_projection_discriminator_per_set():
     assert_close(penalty, expected)
     result = trainer.train_step()
     assert math.isfinite(float(result.d_loss)) and math.isfinite(float(result.g_loss))
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cgan"])
+def test_widths_set_the_convolutions_channels(name):
+    """model.g_channels / d_channels: G's first map has 2·c channels, D's convolutions c and 2·c; 0 = 32."""
+    from gan_atelier.models import build_models
+
+    def convolutions(module):
+        return [m for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+
+    generator, discriminator = build_models(cfg.get_config(name, {"model.g_channels": 48, "model.d_channels": 16}))
+    assert convolutions(generator)[0].out_channels == 96
+    assert [c.out_channels for c in convolutions(discriminator)] == [16, 32]
+    generator, discriminator = build_models(cfg.get_config(name))
+    assert convolutions(generator)[0].out_channels == 64
+    assert [c.out_channels for c in convolutions(discriminator)] == [32, 64]
+
+
+def test_widths_are_checked():
+    with pytest.raises(ConfigError, match="model.d_channels"):
+        cfg.get_config("dcgan", {"model.d_channels": -1})
+    with pytest.raises(ConfigError, match="applies to the dcgan and cgan"):
+        cfg.get_config("seed", {"model.g_channels": 64})

@@ -44,6 +44,8 @@ class ModelConfig:
     spectral_norm: bool = False  # on D's layers (not in the TP)
     d_norm: str = "auto"  # D's normalisation (dcgan, cgan), one of D_NORMS; "none" for R1/R2
     sync_batchnorm: bool = False  # data-parallel: BatchNorm statistics over the global batch (CUDA only)
+    g_channels: int = 0  # base width of the convolutional G (dcgan, cgan); 0 = the model's default (32)
+    d_channels: int = 0  # base width of the convolutional D (dcgan, cgan); 0 = the model's default (32)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,11 @@ def validate_recipe(config) -> None:
     for key in ("r_every", "gamma_end_ratio", "lr_end_ratio"):
         if getattr(t, key) <= 0:
             raise ConfigError(f"bad value {getattr(t, key)!r} for train.{key}: must be > 0")
+    for key in ("g_channels", "d_channels"):
+        if getattr(config.model, key) < 0:
+            raise ConfigError(f"bad value {getattr(config.model, key)!r} for model.{key}: must be >= 0 (0 = default)")
+        if getattr(config.model, key) and config.model.name not in ("dcgan", "cgan"):
+            raise ConfigError(f"model.{key} applies to the dcgan and cgan models, not {config.model.name!r}")
     if t.ema and t.ema_half_life:
         raise ConfigError("train.ema and train.ema_half_life both set: choose one way to give the EMA's decay")
     if (t.r1_gamma or t.r2_gamma) and config.model.name == "vae":

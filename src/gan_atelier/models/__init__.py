@@ -22,7 +22,7 @@ from ..config import MODELS, RunConfig
 from ..errors import ConfigError
 from ..objectives import discriminator_norm
 from .conditional import ConditionalGenerator, ProjectionDiscriminator
-from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .dcgan import CHANNELS, DCGANDiscriminator, DCGANGenerator
 from .mlp import Discriminator, Generator
 from .vae import VAE
 
@@ -43,6 +43,11 @@ class DiscriminatorModule(Protocol):
 Builder = Callable[[RunConfig], "tuple[nn.Module, nn.Module | None]"]
 
 
+def widths(config: RunConfig) -> tuple[int, int]:
+    """(G's, D's) base width for the convolutional models: ``model.g_channels`` / ``d_channels``, 0 = 32."""
+    return config.model.g_channels or CHANNELS, config.model.d_channels or CHANNELS
+
+
 def build_mlp(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     """The TP's G and D (no normalisation in D: the loss's choice does not apply)."""
     return Generator(config.model.latent_dim), Discriminator()
@@ -50,12 +55,15 @@ def build_mlp(config: RunConfig) -> tuple[nn.Module, nn.Module]:
 
 def build_dcgan(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     norm = discriminator_norm(config.train.loss, config.model.spectral_norm, config.model.d_norm)
-    return DCGANGenerator(config.model.latent_dim), DCGANDiscriminator(norm=norm)
+    g_channels, d_channels = widths(config)
+    return DCGANGenerator(config.model.latent_dim, g_channels), DCGANDiscriminator(d_channels, norm=norm)
 
 
 def build_cgan(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     norm = discriminator_norm(config.train.loss, config.model.spectral_norm, config.model.d_norm)
-    return ConditionalGenerator(config.model.latent_dim), ProjectionDiscriminator(norm=norm)
+    g_channels, d_channels = widths(config)
+    return (ConditionalGenerator(config.model.latent_dim, channels=g_channels),
+            ProjectionDiscriminator(channels=d_channels, norm=norm))
 
 
 def build_vae(config: RunConfig) -> tuple[nn.Module, None]:
