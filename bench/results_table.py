@@ -169,23 +169,27 @@ def save_grids(args: argparse.Namespace, preset: str, seed: int, folder: Path) -
     return path.relative_to(args.out.parent).as_posix()
 
 
-def target_sentence(table: dict[str, dict]) -> str:
+def target_sentence(table: dict[str, dict], carried: dict[str, dict] | None = None) -> str:
     """Which presets meet the issue's target against the seed preset (means over seeds)."""
-    if "seed" not in table:
-        return "The seed preset is not in this table, so the target (vs the seed) is not evaluated."
+    carried = carried or {}
 
     def mean(row, key, source="scores"):
         values = [item[key] for item in row[source] if not math.isnan(item[key])]
         return statistics.mean(values) if values else math.nan
 
-    seed = table["seed"]
+    means = {p: {k: mean(r, k, src) for k, src in (("fid", "scores"), ("recall", "scores"),
+                                                    ("cpu_seconds", "facts"))} for p, r in table.items()}
+    means.update({p: {k: r[k] for k in ("fid", "recall", "cpu_seconds")} for p, r in carried.items()})
+    if "seed" not in means:
+        return "The seed preset is not in this table, so the target (vs the seed) is not evaluated."
+    seed = means["seed"]
     met, missed = [], []
-    for preset, row in table.items():
+    for preset, row in means.items():
         if preset == "seed":
             continue
-        fid_ok = mean(row, "fid") <= mean(seed, "fid") / 3
-        recall_ok = mean(row, "recall") >= 3 * mean(seed, "recall") and mean(row, "recall") > 0
-        cpu_ok = mean(row, "cpu_seconds", "facts") <= mean(seed, "cpu_seconds", "facts")
+        fid_ok = row["fid"] <= seed["fid"] / 3
+        recall_ok = row["recall"] >= 3 * seed["recall"] and row["recall"] > 0
+        cpu_ok = row["cpu_seconds"] <= seed["cpu_seconds"]
         (met if fid_ok and recall_ok and cpu_ok else missed).append(
             f"`{preset}` (FID {'✓' if fid_ok else '✗'}, recall {'✓' if recall_ok else '✗'}, "
             f"CPU {'✓' if cpu_ok else '✗'})")
@@ -193,10 +197,49 @@ def target_sentence(table: dict[str, dict]) -> str:
             f"met by {', '.join(met) or 'none'}; missed by {', '.join(missed) or 'none'}.")
 
 
+CARRIED = "†"
+
+
+def carried_rows(path: Path) -> dict[str, dict]:
+    """The rows (and sample grids) of the page's current table, by preset: kept for presets not run now.
+
+    Each: ``{"cells": [...], "grid": "results/x.png" or None, "fid", "recall", "cpu_seconds"}`` (means,
+    read back from the cells), so a table regenerated for some presets keeps the others' measured rows.
+    """
+    text = path.read_text() if path.exists() else ""
+    if BEGIN not in text:
+        return {}
+    block = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    rows: dict[str, dict] = {}
+    for line in block.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            preset = cells[0].split("`")[1]
+
+            def mean(cell):
+                try:
+                    return float(cell.split("±")[0].replace(",", ""))
+                except ValueError:
+                    return math.nan
+            rows[preset] = {"cells": cells, "grid": None, "fid": mean(cells[6]), "recall": mean(cells[9]),
+                            "cpu_seconds": 60 * mean(cells[5])}
+        elif line.startswith("![") and "samples](" in line:
+            preset = line[2:].split(" samples]")[0]
+            if preset in rows:
+                rows[preset]["grid"] = line.split("](", 1)[1].rstrip(")")
+    return rows
+
+
 def write_page(args: argparse.Namespace, table: dict[str, dict]) -> None:
     grids = args.out.parent / "results"
     grids.mkdir(parents=True, exist_ok=True)
+    carried = {p: r for p, r in carried_rows(args.out).items() if p not in table}
     seed_row = table.get("seed")
+    if seed_row:
+        seed_fid = statistics.mean(s["fid"] for s in seed_row["scores"])
+        seed_recall = statistics.mean(s["recall"] for s in seed_row["scores"])
+    elif "seed" in carried:
+        seed_fid, seed_recall = carried["seed"]["fid"], carried["seed"]["recall"]
     header = ["preset", "model · loss", "epochs", "G / D params", "wall min", "CPU min",
               *[title for _, title, _ in METRICS], "FID ÷ seed", "recall × seed"]
     lines = [
@@ -212,7 +255,14 @@ def write_page(args: argparse.Namespace, table: dict[str, dict]) -> None:
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    for preset, row in table.items():
+    order = [p for p in (*DEFAULT_PRESETS, *table, *carried) if p in table or p in carried]
+    for preset in dict.fromkeys(order):
+        if preset in carried:
+            cells = carried[preset]["cells"]
+            lines.append("| " + " | ".join([cells[0] if CARRIED in cells[0] else cells[0] + " " + CARRIED,
+                                             *cells[1:]]) + " |")
+            continue
+        row = table[preset]
         facts, scores = row["facts"], row["scores"]
         first = facts[0]
         config = first["config"]
@@ -225,21 +275,24 @@ def write_page(args: argparse.Namespace, table: dict[str, dict]) -> None:
                  mean_sd([f["cpu_seconds"] / 60 for f in facts], "{:.1f}")]
         for key, _, pattern in METRICS:
             cells.append(mean_sd([s.get(key, math.nan) for s in scores], pattern))
-        if seed_row and preset != "seed":
-            seed_fid = statistics.mean(s["fid"] for s in seed_row["scores"])
-            seed_recall = statistics.mean(s["recall"] for s in seed_row["scores"])
+        if (seed_row or "seed" in carried) and preset != "seed":
             fid = statistics.mean(s["fid"] for s in scores)
             recall = statistics.mean(s["recall"] for s in scores)
             cells += [f"{fid / seed_fid:.2f}", f"{recall / seed_recall:.1f}" if seed_recall > 0 else "—"]
         else:
             cells += ["1", "1"] if preset == "seed" else ["—", "—"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", target_sentence(table), "", "## Samples", "",
+    if carried:
+        lines += ["", f"{CARRIED} Carried over from an earlier run of this script (the page's previous table): "
+                  f"{', '.join(f'`{p}`' for p in carried)} were not trained in this run."]
+    lines += ["", target_sentence(table, carried), "", "## Samples", "",
               "100 samples of each preset's seed-0 run (`api.sample(G, 100, seed=0)`; the cGAN: one row per class,",
               "T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot).", ""]
-    for preset, row in table.items():
-        path = save_grids(args, preset, row["seeds"][0], grids)
-        lines += [f"### `{preset}`", "", f"![{preset} samples]({path})", ""]
+    for preset in dict.fromkeys(order):
+        path = (carried[preset]["grid"] if preset in carried
+                else save_grids(args, preset, table[preset]["seeds"][0], grids))
+        if path:
+            lines += [f"### `{preset}`", "", f"![{preset} samples]({path})", ""]
     replace_generated_part(args.out, "\n".join(lines))
     print(f"Wrote {args.out}")
 
