@@ -86,6 +86,7 @@ PERSIST_EVALUATIONS = 2  # collapsing evaluations in a row before the alarm
 REJECTED_G_LOSS = math.log(1000)  # non-saturating G loss: D(G(z)) under 1e-3 in geometric mean
 REJECTED_EPOCHS = 2  # epochs in a row above it before the alarm
 BLOB_DEADLINE_IMAGES = 84_000  # training images seen by which coverage must be established
+ALARM_PREFIXES = ("mode collapse", "G's samples rejected", "class coverage")  # how this detector's lines begin
 
 
 def pixel_diversity(images: torch.Tensor) -> float:
