@@ -83,6 +83,27 @@ def test_a_collapsed_generator_raises_one_alarm_after_established_coverage():
     assert len(trainer.alarms) == 1  # said once, not at every evaluation
 
 
+def test_the_evaluator_gives_the_detector_the_images_seen_for_the_blob_deadline():
+    """A G that never leaves one class: silent before the deadline, one alarm at the evaluation past it."""
+    from gan_atelier.collapse import BLOB_DEADLINE_IMAGES
+
+    trainer = _trainer()
+    evaluate = training_evaluator(trainer)
+    with torch.no_grad():
+        for parameter in trainer.generator.parameters():
+            parameter.zero_()
+    images = trainer.images.shape[0]
+    trainer.epoch = 1
+    evaluate(trainer)
+    assert trainer.alarms == []
+    trainer.epoch = math.ceil(BLOB_DEADLINE_IMAGES / images)
+    evaluate(trainer)
+    assert len(trainer.alarms) == 1 and trainer.alarms[0].startswith(
+        f"class coverage never established by epoch {trainer.epoch} ({trainer.epoch * images:,} training images")
+    evaluate(trainer)
+    assert len(trainer.alarms) == 1  # once
+
+
 def test_train_with_eval_every_writes_the_columns(tmp_path):
     config = get_config("dry-run", {"train.eval_every": 1, "train.eval_samples": SAMPLES, "train.threads": 1})
     run = api.train(config, tmp_path / "run", dry_run=True, progress=False, verbose=False)
