@@ -9,7 +9,10 @@ its setting, not by the detector (``GROUPS``). The sequences go to
 ``tests/fixtures/collapse_sequences.json``, which ``tests/test_collapse.py`` replays.
 
 The lab records are read from ``bench/results/lab_robustness`` of this checkout, or from the folder
-named by the environment variable ``GAN_ATELIER_LAB_RECORDS``.
+named by the environment variable ``GAN_ATELIER_LAB_RECORDS``::
+
+    python bench/collapse_table.py              # the fixture, and the table on stdout
+    python bench/collapse_table.py --metrics    # also between the collapse-table markers of docs/metrics.md
 """
 
 from __future__ import annotations
@@ -210,3 +213,26 @@ def collapse_section() -> str:
     lines += ["", "In all: " + "; ".join(f"{kind} runs {n}, flagged {k} (old rule {m})"
                                          for kind, (n, k, m) in sorted(totals.items(), key=lambda t: order[t[0]])) + "."]
     return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    """Write the fixture and print the table; ``--metrics``: also put it between docs/metrics.md's markers
+    (``bench/lab_robustness_table.py`` does the same along with the lab's tables)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--metrics", action="store_true", help="write the table into docs/metrics.md")
+    args = parser.parse_args(argv)
+    section = collapse_section()
+    print(section)
+    if args.metrics:
+        metrics = ROOT / "docs" / "metrics.md"
+        text = metrics.read_text()
+        start, end = text.index("<!-- collapse-table:start"), text.index("<!-- collapse-table:end -->")
+        start = text.index("\n", start) + 1
+        metrics.write_text(text[:start] + "\n" + section.split("\n", 2)[2].lstrip("\n") + "\n" + text[end:])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
