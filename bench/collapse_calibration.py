@@ -48,6 +48,8 @@ SPECS = {
     # The TP itself over its 50 epochs on all 60,000 images, evaluated every 5 epochs (10 evaluations:
     # the class signal needs PERSIST_EVALUATIONS in a row, and the blob stage ends within the first 5).
     "seed-50": ("seed", {"data.subset": 0, "train.eval_every": 5}, 50, None, None, "healthy"),
+    # Its first 5 epochs, evaluated after each (the blob stage and the deadline on 60,000 images per epoch).
+    "seed-5": ("seed", {"data.subset": 0}, 5, None, None, "healthy"),
 }
 ROW_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "diversity", "fid", "class_entropy", "classes_covered")
 

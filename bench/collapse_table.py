@@ -54,6 +54,7 @@ GROUPS = {
     ("calibration", "dcgan", None): ("the dcgan preset (6 epochs on 12,000 images)", "healthy"),
     ("calibration", "cgan", None): ("the cgan preset (8 epochs on 12,000 images)", "healthy"),
     ("calibration", "seed-50", None): ("the seed preset (the TP: 50 epochs on 60,000 images)", "healthy"),
+    ("calibration", "seed-5", None): ("the seed preset (the TP on 60,000 images), its first 5 epochs", "healthy"),
     ("lab", "saturating", "saturating"): ("the saturating loss, 5 epochs: still the blob stage, no collapse", "healthy"),
     ("calibration", "saturating", None): ("the saturating loss, 5 epochs: still the blob stage, no collapse", "healthy"),
     ("calibration", "saturating-10", None): ("the saturating loss, 10 epochs", "healthy"),
