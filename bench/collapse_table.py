@@ -34,10 +34,14 @@ FIXTURE = ROOT / "tests" / "fixtures" / "collapse_sequences.json"
 SCALE = "quick"  # the scale bench/lab_robustness.py runs
 
 SLOW_G = "G ten times slower than D (D wins): one speckled blob, at most 2 classes or coverage lost"
-HIGH_LR = "lr 5e-3 from the start: speckled noise that D rejects outright (G's loss 7 to 230)"
+HIGH_LR = "lr 5e-3 from the start: speckled noise that D rejects outright"
+SATURATING = "the saturating loss (Q1.1): a slow start"
 # (source, experiment or spec, run) -> (group, expected). Expected, from the setting and the final grid:
-# "healthy" (no alarm wanted) or "collapse" (an alarm wanted: G's samples are one image, one or two
-# classes, or noise that D rejects outright).
+# "healthy" (no alarm wanted), "collapse" (an alarm wanted: G's samples are one image, one or two
+# classes, or noise that D rejects outright), "slow" (the saturating loss: G's gradient vanishes while D
+# rejects its samples, so it leaves the blob stage late, then trains — FID 660 after 10 epochs at
+# seed 0, against 766-847 for the TP: no alarm is asserted, only that the one it may get is the
+# blob-stage deadline's, when it is still at the blob stage after BLOB_DEADLINE_IMAGES).
 GROUPS = {
     ("lab", "mode-collapse", "healthy"): ("lab mode-collapse, healthy run (lr 1e-3, β1 0.5)", "healthy"),
     ("lab", "saturating", "ns"): ("lab saturating, non-saturating run (the TP, 5 epochs)", "healthy"),
@@ -55,9 +59,9 @@ GROUPS = {
     ("calibration", "cgan", None): ("the cgan preset (8 epochs on 12,000 images)", "healthy"),
     ("calibration", "seed-50", None): ("the seed preset (the TP: 50 epochs on 60,000 images)", "healthy"),
     ("calibration", "seed-5", None): ("the seed preset (the TP on 60,000 images), its first 5 epochs", "healthy"),
-    ("lab", "saturating", "saturating"): ("the saturating loss, 5 epochs: still the blob stage, no collapse", "healthy"),
-    ("calibration", "saturating", None): ("the saturating loss, 5 epochs: still the blob stage, no collapse", "healthy"),
-    ("calibration", "saturating-10", None): ("the saturating loss, 10 epochs", "healthy"),
+    ("lab", "saturating", "saturating"): (SATURATING + ", 5 epochs", "slow"),
+    ("calibration", "saturating", None): (SATURATING + ", 5 epochs", "slow"),
+    ("calibration", "saturating-10", None): (SATURATING + ", 10 epochs", "slow"),
     ("lab", "mode-collapse", "collapse"): ("lab mode-collapse, collapsing run (lr 1e-3, β1 0.9)", "collapse"),
     ("lab", "learning-rate", "lr0.005"): (HIGH_LR, "collapse"),
     ("lab", "d-loss", "strong-d"): (SLOW_G + ", 8 epochs", "collapse"),
@@ -196,7 +200,7 @@ def collapse_section() -> str:
     groups: dict[str, list[dict]] = {}
     for run in runs:
         groups.setdefault(run["group"], []).append(run)
-    order = {"healthy": 0, "collapse": 1}
+    order = {"healthy": 0, "collapse": 1, "slow": 2}
     totals: dict[str, list[int]] = {}
     for name, members in sorted(groups.items(), key=lambda item: (order[item[1][0]["expected"]], item[0])):
         alarms = [replay_run(r) for r in members]

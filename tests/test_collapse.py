@@ -335,12 +335,14 @@ FIXTURE = Path(__file__).parent / "fixtures" / "collapse_sequences.json"
 def test_recorded_runs_healthy_ones_stay_silent_and_collapses_are_flagged():
     """Sequences recorded by bench/lab_robustness.py and bench/collapse_calibration.py (docs/metrics.md)."""
     runs = json.loads(FIXTURE.read_text())["runs"]
-    assert {run["expected"] for run in runs} == {"healthy", "collapse"}
+    assert {run["expected"] for run in runs} == {"healthy", "collapse", "slow"}
     for run in runs:
         alarms = [line for _, line in replay(run["diversity"], run["histograms"], images_per_epoch=run["images_per_epoch"],
                                              generator_losses=run["g_loss"]) if line.startswith(ALARM_PREFIXES)]
         where = f"{run['source']} seed {run['seed']} threads {run['threads']}"
         if run["expected"] == "healthy":
             assert alarms == [], f"false alarm in {where}: {alarms}"
-        else:
+        elif run["expected"] == "collapse":
             assert alarms, f"collapse not flagged in {where}"
+        else:  # the saturating loss's slow start: at most the blob-stage deadline, never a loss or a collapse
+            assert all(line.startswith("class coverage never established") for line in alarms), where
