@@ -112,7 +112,7 @@ def test_sampling_noise_alone_never_raises_the_class_alarm():
             for epoch in range(1, 101):
                 counts = torch.multinomial(shares, total, replacement=True, generator=generator).bincount(minlength=10)
                 assert detector.check_classes(epoch, counts.tolist()) is None
-            assert detector.established_epoch == 1
+            assert detector.established_epoch == 2  # two evaluations in a row with 3 present classes
 
 
 def test_read_classes_present_absent_and_undecided():
@@ -136,24 +136,26 @@ def test_no_class_alarm_in_the_blob_stage_and_persistence_before_it_speaks():
     # The blob stage: one or two classes for several evaluations, then coverage spreads: silent.
     two = [0, 0, 0, 0, 0, 0, 1500, 0, 500, 0]
     assert _class_alarms([BLOB, BLOB, two, BLOB, EVEN, EVEN]) == []
+    # One evaluation with 3 classes does not establish coverage (a blob split among three classes).
+    assert _class_alarms([EVEN, BLOB, BLOB, BLOB]) == []
     # After coverage is established, one collapsing evaluation is not enough; two in a row are.
     assert _class_alarms([EVEN, BLOB, EVEN, EVEN]) == []
     assert _class_alarms([EVEN, EVEN, HALF, HALF, HALF]) == [4]
     # Once per episode; a recovery re-arms it.
-    assert _class_alarms([EVEN, HALF, HALF, HALF, EVEN, BLOB, BLOB]) == [3, 7]
+    assert _class_alarms([EVEN, EVEN, HALF, HALF, EVEN, BLOB, BLOB]) == [4, 7]
 
 
 def test_what_counts_as_collapsing():
     one_lost = [222] * 9 + [2]  # one class surely lost: below CLASSES_LOST_ALARM
-    assert _class_alarms([EVEN, one_lost, one_lost, one_lost]) == []
+    assert _class_alarms([EVEN, EVEN, one_lost, one_lost, one_lost]) == []
     two_lost = [250] * 8 + [0, 0]
-    assert _class_alarms([EVEN, two_lost, two_lost]) == [3]
+    assert _class_alarms([EVEN, EVEN, two_lost, two_lost]) == [4]
     # Every class still present but one dominates: e^H from 10 to under 5 effective classes.
     dominated = [1640] + [40] * 9  # H = 0.77 nats against ln 10 = 2.30
-    assert _class_alarms([EVEN, dominated, dominated]) == [3]
+    assert _class_alarms([EVEN, EVEN, dominated, dominated]) == [4]
     # A healthy-looking drift (the false alarm: 8 → 6 classes at 1 %, 1.71 → 1.56 nats) is silent.
     before, after = [30, 0, 250, 40, 300, 0, 800, 10, 570, 0], [15, 0, 150, 25, 500, 0, 900, 5, 405, 0]
-    assert _class_alarms([before, after, after, after]) == []
+    assert _class_alarms([before, before, after, after, after]) == []
 
 
 def test_mode_hopping_is_not_a_loss_of_coverage():
@@ -162,10 +164,10 @@ def test_mode_hopping_is_not_a_loss_of_coverage():
     epoch7 = [0, 0, 0, 83, 10, 0, 1907, 0, 0, 0]  # present: Dress, Shirt (two fewer: collapsing)
     epoch8 = [647, 0, 0, 0, 122, 0, 1230, 0, 1, 0]  # present: T-shirt/top, Coat, Shirt (one fewer)
     assert len(read_classes(epoch7).present) == 2 and len(read_classes(epoch8).present) == 3
-    assert _class_alarms([epoch6, epoch7, epoch8]) == []  # the rule before the swap check said 3
-    assert _class_alarms([epoch6, epoch7, epoch7]) == [3]
+    assert _class_alarms([epoch6, epoch6, epoch7, epoch8]) == []  # the rule before the swap check said 4
+    assert _class_alarms([epoch6, epoch6, epoch7, epoch7]) == [4]
     swapped = [0] * 5 + [400] * 5  # five classes lost, five others surely present: a swap, not a collapse
-    assert _class_alarms([HALF, swapped, swapped]) == []
+    assert _class_alarms([HALF, HALF, swapped, swapped]) == []
 
 
 def _stuck_alarms(histograms: list, images_per_evaluation: int) -> list[int]:
@@ -175,23 +177,24 @@ def _stuck_alarms(histograms: list, images_per_evaluation: int) -> list[int]:
 
 
 def test_a_generator_stuck_at_the_blob_stage_is_flagged_at_the_deadline():
-    assert BLOB_DEADLINE_IMAGES == 84_000
+    assert BLOB_DEADLINE_IMAGES == 96_000
     two = [0, 0, 0, 0, 0, 0, 1500, 0, 500, 0]  # two classes surely present: still the blob stage
-    every = 12_000  # the quick subset: the deadline falls at epoch 7
-    assert _stuck_alarms([BLOB, two] * 5, every) == [7]  # once, at the deadline
-    assert _stuck_alarms([BLOB] * 6 + [EVEN] + [BLOB] * 3, every) == [9]  # established at 7: coverage lost, later
-    assert _stuck_alarms([BLOB] * 6, every) == []  # the run ended before the deadline
+    every = 12_000  # the quick subset: the deadline falls at epoch 8
+    assert _stuck_alarms([BLOB, two] * 5, every) == [8]  # once, at the deadline
+    assert _stuck_alarms([BLOB, EVEN] * 5, every) == [8]  # 3 classes at single evaluations: not established
+    assert _stuck_alarms([BLOB] * 5 + [EVEN, EVEN] + [BLOB] * 3, every) == [9]  # established at 7: coverage lost
+    assert _stuck_alarms([BLOB] * 7, every) == []  # the run ended before the deadline
     assert _stuck_alarms([BLOB, BLOB], 60_000) == [2]  # the seed preset, evaluated at epochs 1 and 2
     assert _stuck_alarms([BLOB, BLOB], 300_000) == [2]  # one evaluation past the deadline is not enough
     assert _stuck_alarms([BLOB], 300_000) == []
     detector = CollapseDetector()  # without images_seen (a caller that does not count them): never
     assert [detector.check_classes(e, BLOB) for e in range(1, 20)] == [None] * 19
     detector = CollapseDetector()
-    for epoch in range(1, 7):
-        detector.check_classes(epoch, two if epoch == 3 else BLOB, images_seen=epoch * every)
-    line = detector.check_classes(7, BLOB, CLASS_NAMES["fashion-mnist"], images_seen=7 * every)
-    assert line.startswith("class coverage never established by epoch 7 (84,000 training images, deadline 84,000): "
-                           "at most 2 classes surely present in each of 7 evaluations (fewer than 3)")
+    for epoch in range(1, 8):
+        detector.check_classes(epoch, EVEN if epoch == 3 else BLOB, images_seen=epoch * every)
+    line = detector.check_classes(8, BLOB, CLASS_NAMES["fashion-mnist"], images_seen=8 * every)
+    assert line.startswith("class coverage never established by epoch 8 (96,000 training images, deadline 96,000): "
+                           "3 classes surely present at no 2 evaluations in a row of 8 (at most 10)")
     assert "mode collapse" in line
 
 
@@ -230,17 +233,18 @@ def test_only_the_non_saturating_loss_feeds_the_rejection_signal():
 
 def test_every_line_of_the_detector_begins_with_one_of_its_prefixes():
     lines = [replay([0.0] * 3, [])[0][1], replay([], [], generator_losses=[9.0, 9.0])[0][1],
-             replay([], [BLOB] * 7, images_per_epoch=12_000)[0][1],
-             replay([], [EVEN, HALF, HALF])[0][1]]
+             replay([], [BLOB] * 8, images_per_epoch=12_000)[0][1],
+             replay([], [EVEN, EVEN, HALF, HALF])[0][1]]
     assert [line.startswith(prefix) for line, prefix in zip(lines, ALARM_PREFIXES + ("class coverage",))] == [True] * 4
 
 
 def test_the_alarm_line_names_the_lost_classes():
     detector = CollapseDetector()
     detector.check_classes(1, EVEN)
-    detector.check_classes(2, HALF)
-    line = detector.check_classes(3, HALF, CLASS_NAMES["fashion-mnist"])
-    assert line.startswith("class coverage collapsing at epoch 3 (2 evaluations in a row): 5 classes surely present "
+    detector.check_classes(2, EVEN)
+    detector.check_classes(3, HALF)
+    line = detector.check_classes(4, HALF, CLASS_NAMES["fashion-mnist"])
+    assert line.startswith("class coverage collapsing at epoch 4 (2 evaluations in a row): 5 classes surely present "
                            "(epoch 1: 10), surely lost: Sandal 10.0 → 0.0 %")
     assert "Ankle boot 10.0 → 0.0 %" in line and "mode collapse?" in line
 
