@@ -67,7 +67,8 @@ def test_a_collapsed_generator_raises_one_alarm_after_established_coverage():
     from gan_atelier.collapse import PERSIST_EVALUATIONS
 
     trainer = _trainer()
-    assert trainer.collapse.check_classes(1, [SAMPLES // 10] * 10) is None  # as a resumed state would hold
+    for epoch in (1, 2):  # coverage established: as a resumed state would hold
+        assert trainer.collapse.check_classes(epoch, [SAMPLES // 10] * 10) is None
     evaluate = training_evaluator(trainer)
     with torch.no_grad():  # collapse: G ignores z and draws one image
         for parameter in trainer.generator.parameters():
@@ -81,6 +82,27 @@ def test_a_collapsed_generator_raises_one_alarm_after_established_coverage():
     assert "class coverage collapsing" in trainer.alarms[0] and "(epoch 1: 10)" in trainer.alarms[0]
     evaluate(trainer)
     assert len(trainer.alarms) == 1  # said once, not at every evaluation
+
+
+def test_the_evaluator_gives_the_detector_the_images_seen_for_the_blob_deadline():
+    """A G that never leaves one class: silent before the deadline, one alarm at the evaluation past it."""
+    from gan_atelier.collapse import BLOB_DEADLINE_IMAGES
+
+    trainer = _trainer()
+    evaluate = training_evaluator(trainer)
+    with torch.no_grad():
+        for parameter in trainer.generator.parameters():
+            parameter.zero_()
+    images = trainer.images.shape[0]
+    trainer.epoch = 1
+    evaluate(trainer)
+    assert trainer.alarms == []
+    trainer.epoch = math.ceil(BLOB_DEADLINE_IMAGES / images)
+    evaluate(trainer)
+    assert len(trainer.alarms) == 1 and trainer.alarms[0].startswith(
+        f"class coverage never established by epoch {trainer.epoch} ({trainer.epoch * images:,} training images")
+    evaluate(trainer)
+    assert len(trainer.alarms) == 1  # once
 
 
 def test_train_with_eval_every_writes_the_columns(tmp_path):

@@ -161,3 +161,16 @@ def test_members_carry_the_trainers_alarms_diversity_and_collapse(base):
     collapse = [[a for a in state.alarms if "mode collapse" in a] for state in batched.state]
     assert len(collapse[0]) == 1 and f"at epoch {COLLAPSE_EPOCHS}:" in collapse[0][0]
     assert collapse[1] == [] and not any("mode collapse" in a for a in trainer.alarms)
+
+
+def test_members_carry_the_rejection_alarm_of_their_own_g_loss(base):
+    """G's loss above ln 1000 for REJECTED_EPOCHS epochs: the member that diverged warns, the other not."""
+    from gan_atelier.collapse import REJECTED_EPOCHS
+
+    batched = BatchedGANTrainer(member_configs(base)[:2], synthetic_split(100, seed=5))
+    for epoch in range(1, REJECTED_EPOCHS + 1):
+        batched.epoch = epoch
+        batched._check_alarms([{"epoch": epoch, "d_loss": 0.5, "g_loss": 40.0},
+                               {"epoch": epoch, "d_loss": 0.5, "g_loss": 2.0}])
+    rejected = [[a for a in state.alarms if a.startswith("G's samples rejected")] for state in batched.state]
+    assert len(rejected[0]) == 1 and f"at epoch {REJECTED_EPOCHS}:" in rejected[0][0] and rejected[1] == []

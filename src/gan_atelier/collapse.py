@@ -1,6 +1,7 @@
 """Mode-collapse detection: one detector, used by every training run and by ``lab mode-collapse``.
 
-Two signals, both read from fixed noise, so that successive epochs differ only by training:
+Two signals read from fixed noise, so that successive epochs differ only by training, and one
+read from G's loss:
 
 * **Pixel diversity**, every epoch, for any model and dataset, no classifier needed: the mean
   Euclidean distance between two samples of the trainer's fixed-noise grid, divided by the same
@@ -12,6 +13,15 @@ Two signals, both read from fixed noise, so that successive epochs differ only b
   0.3 to 0.7 and rising; the lab's collapsing setting (Adam lr 1e-3, β1 0.9), 3e-5 from epoch 1
   on. The threshold sits a factor 3 under the blob stage and far above a true collapse
   (measured over the lab's runs at several seeds and thread counts: ``docs/metrics.md``).
+* **Samples rejected outright**, every epoch, for the non-saturating loss only (the TP's, whose
+  G loss is −E ln D(G(z)), so that e^(−loss) is the geometric mean of D(G(z))): the alarm needs
+  :data:`REJECTED_EPOCHS` epochs in a row with G's loss above :data:`REJECTED_G_LOSS` = ln 1000,
+  D calling G's samples fake with 99.9 % confidence in geometric mean. That is divergence, not a
+  slow start: the healthy runs measured (TP, DCGAN, cGAN, lr 1e-3, unequal rates) stay at or
+  under 5.34 in every epoch; lr 5e-3 from the start, and the lab's collapsing setting, stay above
+  ln 1000 for two epochs in a row by epoch 5 at the latest (epoch 2 in the lab's sweep; each run's
+  highest epoch 15 to 630). It catches too high a learning rate where the samples are speckled
+  noise, diverse in pixels.
 * **Class coverage**, at the ``train.eval_every`` evaluations: the class histogram of the
   ``train.eval_samples`` images drawn from fixed evaluation noise and classified by the shipped
   Fashion-MNIST classifier (:mod:`gan_atelier.training.evaluation`). Those n images are a sample of
@@ -32,17 +42,28 @@ The class rule, at family level α = :data:`ALPHA` over the K classes of one his
   undecided in between (at n = 2,000: present from 36 samples, absent up to 8).
 * The class entropy H = −Σ p_c ln p_c gets the delta-method standard error (Basharin 1959)
   se(H) = √((Σ p_c (ln p_c)² − H²) / n), and the bounds H ± z·se.
-* **Blob stage.** Nothing is compared until coverage is *established*: the first evaluation with
-  at least :data:`ESTABLISHED_CLASSES` present classes. Before that, every sample of a young G is
-  the same blob that the classifier files under one or two classes, and a "drop" means nothing.
+* **Blob stage.** Nothing is compared until coverage is *established*: the second evaluation in a
+  row with at least :data:`ESTABLISHED_CLASSES` present classes (:data:`PERSIST_EVALUATIONS`).
+  Before that, every sample of a young G is the same blob that the classifier files under one or
+  two classes — or, once in a while, splits among three (the TP at seed 4: Coat, Shirt and Bag at
+  epoch 1, then "Shirt" alone), and a "drop" means nothing.
 * **Reference.** From then on the reference is the evaluation with the most present classes
   (ties: the higher entropy).
 * **Collapsing** at an evaluation: at least :data:`CLASSES_LOST_ALARM` of the reference's present
   classes are now absent — each change is beyond sampling noise, since both intervals exclude
-  the floor on opposite sides — or the effective number of classes e^H has confidently halved:
-  H_low(reference) − H_high(now) > ln 2.
+  the floor on opposite sides — *and* as many fewer classes are surely present than at the
+  reference (classes that merely swapped, one lost while another appeared, are the mode hopping
+  of a young G, not a loss of coverage); or the effective number of classes e^H has confidently
+  halved: H_low(reference) − H_high(now) > ln 2.
 * **Persistence.** The alarm speaks after :data:`PERSIST_EVALUATIONS` collapsing evaluations in a
   row; a non-collapsing evaluation resets the count and re-arms the alarm.
+* **Stuck at the blob stage.** A G whose coverage is never established draws one or two classes
+  whatever z is: the collapse of a G that never left its first mode (a D that wins from the
+  start, too high a learning rate). The blob stage is given a deadline in training images seen,
+  :data:`BLOB_DEADLINE_IMAGES`; at the first evaluation at or past it, if coverage is still not
+  established (after at least :data:`PERSIST_EVALUATIONS` evaluations), the alarm speaks, once
+  (establishment ends the episode for good). The
+  deadline is the healthy runs' latest establishment with a margin (``docs/metrics.md``).
 
 Each signal warns once per episode and re-arms when the run recovers. The detector's state
 travels in checkpoints, so a resumed run warns exactly as an uninterrupted one.
@@ -66,6 +87,10 @@ FLOOR = 0.01  # a class is present above this share, absent below (a tenth of 1/
 ESTABLISHED_CLASSES = 3  # present classes before any comparison (the blob stage has 1 or 2)
 CLASSES_LOST_ALARM = 2  # present classes of the reference now absent
 PERSIST_EVALUATIONS = 2  # collapsing evaluations in a row before the alarm
+REJECTED_G_LOSS = math.log(1000)  # non-saturating G loss: D(G(z)) under 1e-3 in geometric mean
+REJECTED_EPOCHS = 2  # epochs in a row above it before the alarm
+BLOB_DEADLINE_IMAGES = 96_000  # training images seen by which coverage must be established
+ALARM_PREFIXES = ("mode collapse", "G's samples rejected", "class coverage")  # how this detector's lines begin
 
 
 def pixel_diversity(images: torch.Tensor) -> float:
@@ -162,6 +187,12 @@ class CollapseDetector:
     reference_entropy_low: float | None = None
     class_streak: int = 0
     classes_alarmed: bool = False
+    coverage_streak: int = 0  # evaluations in a row with ESTABLISHED_CLASSES present, before establishment
+    blob_evaluations: int = 0  # evaluations before coverage was established
+    blob_most_present: int = 0  # the most classes surely present at one of them
+    stuck_alarmed: bool = False
+    rejected_streak: int = 0
+    rejected_alarmed: bool = False
 
     def check_diversity(self, epoch: int, diversity: float) -> str | None:
         """Pixel diversity (relative to real images) after ``epoch``."""
@@ -178,17 +209,39 @@ class CollapseDetector:
                 f"images' pixel diversity (< {COLLAPSED_DIVERSITY}) for {self.low_streak} epochs "
                 f"(epochs {epoch - self.low_streak + 1}-{epoch}): G draws nearly one image whatever z is")
 
-    def check_classes(self, epoch: int, counts: Sequence[int] | None,
-                      names: Sequence[str] | None = None) -> str | None:
-        """One evaluation's class histogram (counts per predicted class); the rule is the module's."""
+    def check_rejection(self, epoch: int, generator_loss: float) -> str | None:
+        """G's non-saturating loss −E ln D(G(z)) over ``epoch`` (call it for that loss only)."""
+        if not _is_number(generator_loss):
+            return None
+        if generator_loss <= REJECTED_G_LOSS:
+            self.rejected_streak, self.rejected_alarmed = 0, False
+            return None
+        self.rejected_streak += 1
+        if self.rejected_streak < REJECTED_EPOCHS or self.rejected_alarmed:
+            return None
+        self.rejected_alarmed = True
+        first = epoch - self.rejected_streak + 1
+        return (f"G's samples rejected outright at epoch {epoch}: G's loss −E ln D(G(z)) has been above ln 1000 "
+                f"= {REJECTED_G_LOSS:.1f} for {self.rejected_streak} epochs (epochs {first}-{epoch}; now "
+                f"{generator_loss:.1f}): D calls its samples fake with more than 99.9 % confidence (geometric "
+                f"mean of D(G(z)) {math.exp(-generator_loss):.1e}); training has diverged (too high a learning "
+                f"rate? a D that wins?)")
+
+    def check_classes(self, epoch: int, counts: Sequence[int] | None, names: Sequence[str] | None = None,
+                      images_seen: int | None = None) -> str | None:
+        """One evaluation's class histogram (counts per predicted class) after ``images_seen`` training
+        images (None: the blob-stage deadline is not checked); the rules are the module's."""
         if counts is None or sum(int(c) for c in counts) <= 0:
             return None
         reading = read_classes(counts)
         lost = self._lost(reading)
         collapsing = lost is not None and (
-            len(lost) >= CLASSES_LOST_ALARM
+            (len(lost) >= CLASSES_LOST_ALARM
+             and len(reading.present) <= len(self.reference_present) - CLASSES_LOST_ALARM)
             or self.reference_entropy_low - reading.entropy_high > math.log(2))
         self._note(epoch, reading)
+        if self.established_epoch is None:
+            return self._check_stuck(epoch, reading, images_seen)
         if not collapsing:
             self.class_streak, self.classes_alarmed = 0, False
             return None
@@ -197,6 +250,21 @@ class CollapseDetector:
             return None
         self.classes_alarmed = True
         return self._message(epoch, reading, lost, names)
+
+    def _check_stuck(self, epoch: int, reading: ClassReading, images_seen: int | None) -> str | None:
+        """The blob-stage deadline: coverage still not established after BLOB_DEADLINE_IMAGES images."""
+        self.blob_evaluations += 1
+        self.blob_most_present = max(self.blob_most_present, len(reading.present))
+        if (images_seen is None or images_seen < BLOB_DEADLINE_IMAGES or self.stuck_alarmed
+                or self.blob_evaluations < PERSIST_EVALUATIONS):
+            return None
+        self.stuck_alarmed = True
+        most = self.blob_most_present
+        return (f"class coverage never established by epoch {epoch} ({images_seen:,} training images, deadline "
+                f"{BLOB_DEADLINE_IMAGES:,}): {ESTABLISHED_CLASSES} classes surely present at no 2 evaluations in a "
+                f"row of {self.blob_evaluations} (at most {most}), class entropy "
+                f"{reading.entropy:.2f} nats; G is stuck at the blob stage, one or two classes whatever z is "
+                f"(a D that wins? too high a learning rate?); 95 % simultaneous bounds; mode collapse")
 
     def _lost(self, reading: ClassReading) -> list[int] | None:
         """The reference's present classes now absent, or None before coverage is established."""
@@ -208,8 +276,11 @@ class CollapseDetector:
         """Establishment and the reference evaluation (most present classes, then highest entropy)."""
         if self.established_epoch is None:
             if len(reading.present) < ESTABLISHED_CLASSES:
+                self.coverage_streak, self.reference_epoch = 0, None  # the candidate reference goes too
                 return
-            self.established_epoch = epoch
+            self.coverage_streak += 1
+            if self.coverage_streak >= PERSIST_EVALUATIONS:
+                self.established_epoch = epoch
         better = (len(reading.present), reading.entropy) > (len(self.reference_present), self.reference_entropy or 0.0)
         if self.reference_epoch is None or better:
             self.reference_epoch, self.reference_present = epoch, list(reading.present)
@@ -241,19 +312,26 @@ class CollapseDetector:
 
 
 def replay(diversities: Sequence[float | None], histograms: Sequence[Sequence[int] | None],
-           names: Sequence[str] | None = None) -> list[tuple[int, str]]:
+           names: Sequence[str] | None = None, images_per_epoch: int | None = None,
+           generator_losses: Sequence[float | None] | None = None) -> list[tuple[int, str]]:
     """The alarms ``(epoch, line)`` a fresh detector raises on a recorded run, epoch by epoch.
 
-    ``diversities[e - 1]`` and ``histograms[e - 1]`` are epoch e's pixel diversity and evaluation
-    histogram (None where there was none), checked in the trainer's order: diversity, then classes.
+    ``diversities[e - 1]``, ``histograms[e - 1]`` and ``generator_losses[e - 1]`` are epoch e's pixel
+    diversity, evaluation histogram and non-saturating G loss (None where there was none; no G
+    losses: a run of another loss), checked in the trainer's order: diversity, G's loss, classes.
+    ``images_per_epoch``: the training set's size, for the blob-stage deadline (None: not checked).
     """
     detector, alarms = CollapseDetector(), []
-    for index in range(max(len(diversities), len(histograms))):
+    losses = list(generator_losses or [])
+    for index in range(max(len(diversities), len(histograms), len(losses))):
         epoch = index + 1
         diversity = diversities[index] if index < len(diversities) else None
+        loss = losses[index] if index < len(losses) else None
         counts = histograms[index] if index < len(histograms) else None
         for alarm in (detector.check_diversity(epoch, diversity if diversity is not None else math.nan),
-                      detector.check_classes(epoch, counts, names)):
+                      detector.check_rejection(epoch, loss if loss is not None else math.nan),
+                      detector.check_classes(epoch, counts, names,
+                                             epoch * images_per_epoch if images_per_epoch else None)):
             if alarm:
                 alarms.append((epoch, alarm))
     return alarms

@@ -14,6 +14,8 @@ name with its two functions, and the training step reads the rest from :func:`ob
   image with one fake); the step calls ``LossPair.generator_loss(fake_logits, real_logits)``.
 * ``d_loss_floor`` — D's loss has a floor of 0 meaning "D separates perfectly", which the
   D-winning alarm watches (BCE only; the other losses have other scales).
+* ``generator_loss_rejection`` — G's loss is −E ln D(G(z)) (``ns`` only), which the collapse
+  detector reads as D's confidence that G's samples are fake.
 
 Standard library only, like :mod:`gan_atelier.config`, which imports it.
 """
@@ -39,6 +41,12 @@ class Objective:
     def d_loss_floor(self) -> bool:
         """D's loss is a BCE sum with floor 0 = perfect separation (the D-winning alarm's signal)."""
         return self.probabilistic
+
+    @property
+    def generator_loss_rejection(self) -> bool:
+        """G's loss is −E ln D(G(z)) (the non-saturating BCE), so e^(−loss) is D(G(z))'s geometric mean
+        (the collapse detector's "samples rejected outright" signal)."""
+        return self.name == "ns"
 
     @property
     def batchnorm_allowed(self) -> bool:

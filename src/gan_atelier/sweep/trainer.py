@@ -38,7 +38,7 @@ from ..models import build_models
 from ..objectives import LOSSES, objective
 from ..speed import make_adam, use_sampled_dropout
 from ..training.device import apply_threads_and_determinism
-from ..training.monitors import d_winning_alarm, diversity_alarm
+from ..training.monitors import d_winning_alarm, diversity_alarm, rejection_alarm
 from ..training.seeds import RunSeeds
 from ..training.stats import EpochAccumulator, epoch_means, epoch_row
 from ..training.step import d_outputs
@@ -281,7 +281,8 @@ class BatchedGANTrainer:
         return rows
 
     def _check_alarms(self, rows: list[dict[str, Any] | None]) -> None:
-        """The Trainer's epoch alarms, per member: D winning, and mode collapse (pixel diversity)."""
+        """The Trainer's epoch alarms, per member: D winning, mode collapse (pixel diversity), G's samples
+        rejected outright (G's loss)."""
         grids = self.fixed_grid_images() if self.real_diversity > 0 else None
         for k, (member, row) in enumerate(zip(self.state, rows)):
             if row is None:
@@ -291,7 +292,8 @@ class BatchedGANTrainer:
             if grids is not None:
                 row["diversity"], collapse_alarm = diversity_alarm(member.collapse, self.epoch, grids[k],
                                                                    self.real_diversity)
-            member.alarms.extend(alarm for alarm in (d_alarm, collapse_alarm) if alarm)
+            rejected = rejection_alarm(member.collapse, self.epoch, row, self.configs[k].train)
+            member.alarms.extend(alarm for alarm in (d_alarm, collapse_alarm, rejected) if alarm)
 
     # ----------------------------------------------------------------------------- outputs
     @torch.no_grad()

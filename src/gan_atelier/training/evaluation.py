@@ -13,8 +13,9 @@ the one ``lab mode-collapse`` uses, which also watches pixel diversity every epo
 (:meth:`Trainer.add_alarm`) when class coverage collapses: classes surely present at the run's best
 evaluation now surely absent, or the effective number of classes surely halved, judged with
 confidence bounds on the histogram of the ``eval_samples`` images and held over consecutive
-evaluations (the rule and its formulas: :mod:`gan_atelier.collapse`). It warns once per
-collapse and re-arms when the run recovers.
+evaluations, or when coverage was never established (G stuck at the blob stage) once the run has
+seen ``BLOB_DEADLINE_IMAGES`` training images (the rules and their formulas: :mod:`gan_atelier.collapse`).
+It warns once per collapse and re-arms when the run recovers.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def training_evaluator(trainer) -> Callable[[Any], dict]:
                 "class_entropy": entropy_nats(counts),
                 "classes_covered": classes_covered(counts),
             }
-        alarm = trainer.collapse.check_classes(trainer.epoch, counts.tolist(), CLASS_NAMES["fashion-mnist"])
+        alarm = trainer.collapse.check_classes(trainer.epoch, counts.tolist(), CLASS_NAMES["fashion-mnist"],
+                                               images_seen=trainer.epoch * trainer.images.shape[0])
         if alarm:
             trainer.add_alarm(alarm)
         return row

@@ -1,4 +1,5 @@
-"""The epoch alarms: D winning (BCE losses) and mode collapse (pixel diversity of the fixed noise).
+"""The epoch alarms: D winning (BCE losses), mode collapse (pixel diversity of the fixed noise) and
+G's samples rejected outright (the non-saturating loss).
 
 Each watch is a pure function of its state and the epoch's numbers, shared by the
 :class:`~gan_atelier.training.Trainer` and the stacked sweep trainer (one watch per member).
@@ -7,6 +8,7 @@ The collapse rule itself lives in :mod:`gan_atelier.collapse`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -38,3 +40,10 @@ def diversity_alarm(detector: CollapseDetector, epoch: int, fixed_images: torch.
     """``(diversity, alarm or None)``: the fixed-noise samples' pixel diversity ÷ the real data's."""
     diversity = pixel_diversity(fixed_images) / real_diversity
     return diversity, detector.check_diversity(epoch, diversity)
+
+
+def rejection_alarm(detector: CollapseDetector, epoch: int, row: dict[str, Any], t: TrainConfig) -> str | None:
+    """The collapse detector's G-loss signal after ``epoch``: only where G's loss is −E ln D(G(z))."""
+    if not objective(t.loss).generator_loss_rejection:
+        return None
+    return detector.check_rejection(epoch, row.get("g_loss", math.nan))

@@ -32,7 +32,7 @@ from ..speed import make_adam, use_sampled_dropout
 from . import state as state_io
 from .device import apply_threads_and_determinism
 from .distributed import DistributedContext, shard_bounds
-from .monitors import d_winning_alarm, diversity_alarm
+from .monitors import d_winning_alarm, diversity_alarm, rejection_alarm
 from .nonfinite import NAN_CHECK_EVERY, NonFiniteGuard
 from .seeds import RunSeeds
 from .stats import AllReduce, EpochAccumulator, epoch_means, epoch_row, step_values
@@ -220,12 +220,13 @@ class Trainer:
             self.alarms.append(alarm)
 
     def _check_collapse(self, row: dict[str, Any]) -> None:
-        """Pixel diversity of the fixed-noise samples (see :mod:`gan_atelier.collapse`), every epoch."""
-        if self.real_diversity <= 0:  # fewer than two distinct real images: nothing to compare with
-            return
-        row["diversity"], alarm = diversity_alarm(self.collapse, self.epoch, self.fixed_grid_images(),
-                                                  self.real_diversity)
-        if alarm:
+        """Pixel diversity of the fixed-noise samples and G's loss (see :mod:`gan_atelier.collapse`), every epoch."""
+        if self.real_diversity > 0:  # else fewer than two distinct real images: nothing to compare with
+            row["diversity"], alarm = diversity_alarm(self.collapse, self.epoch, self.fixed_grid_images(),
+                                                      self.real_diversity)
+            if alarm:
+                self.alarms.append(alarm)
+        if not self.is_vae and (alarm := rejection_alarm(self.collapse, self.epoch, row, self.config.train)):
             self.alarms.append(alarm)
 
     # ----------------------------------------------------------------------------- sampling
