@@ -24,3 +24,10 @@ def test_expected_ranges_quotes_each_conclusion_with_its_frequency():
     for conclusion in table["mode-collapse"]["conclusions"].values():
         assert f"{conclusion['text']}: held in {conclusion['held']} of {conclusion['runs']} runs" in text
     assert expected_ranges("no-such-experiment") == ""
+
+
+def test_numbers_past_three_digits_are_written_whole():
+    from gan_atelier.lab.report import fmt
+
+    assert (fmt(1063.4), fmt(-20481.0), fmt(999.4), fmt(0.01234), fmt(float("nan"))) == (
+        "1,063", "-20,481", "999", "0.0123", "n/a")

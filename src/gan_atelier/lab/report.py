@@ -147,12 +147,12 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def fmt(value: float, digits: int = 3) -> str:
-    """A number for a sentence: 3 significant digits, 'n/a' for NaN/None."""
+    """A number for a sentence: 3 significant digits ("1,063" rather than "1.06e+03" past them), 'n/a' for NaN/None."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
+    if abs(value) >= 10 ** digits:
+        return f"{value:,.0f}"
     return f"{value:.{digits}g}"
-
-
 
 
 def expected_ranges(name: str) -> str:
