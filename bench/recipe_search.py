@@ -31,8 +31,8 @@ from gan_atelier.schedules import cosine, ema_decay
 
 p = argparse.ArgumentParser()
 p.add_argument("--name", required=True)
-p.add_argument("--d-norm", default="batch")
-p.add_argument("--d-arch", default="conv"); p.add_argument("--g-arch", default="conv"); p.add_argument("--d-dropout", type=float, default=0.3)  # batch | none | sn
+p.add_argument("--d-norm", default="batch", help="batch | none | sn")
+p.add_argument("--d-arch", default="conv"); p.add_argument("--g-arch", default="conv"); p.add_argument("--d-dropout", type=float, default=0.3)
 p.add_argument("--d-init", default="dcgan")
 p.add_argument("--gc", type=int, default=32); p.add_argument("--dc", type=int, default=32)
 p.add_argument("--loss", default="ns")
@@ -69,11 +69,10 @@ pair = get_loss_pair(a.loss)
 imgs = load_split("fashion-mnist", "train").images.reshape(60000, -1)
 drng = torch.Generator().manual_seed(a.seed + 1); nrng = torch.Generator().manual_seed(a.seed + 2)
 perm, pos, step, seen = None, 0, 0, 0
-est_steps = None
 def score(g):
     g.eval(); r = evaluate_images(sample(g, a.samples, seed=0), n=a.samples, memorisation=False, kid_subsets=5); g.train()
     return {k: round(float(r[k]), 3) for k in ("fid", "precision", "recall", "coverage", "class_entropy", "min_class_share")}
-cpu = 0.0; checks = sorted(a.checks) + [a.budget]; out = []
+cpu = 0.0; checks = sorted(a.checks) + [a.budget]
 last = {}
 while checks:
     t0 = time.process_time()
@@ -114,7 +113,7 @@ while checks:
     if cpu >= checks[0]:
         c = checks.pop(0)
         ent = {"name": a.name, "cpu": c, "step": step, "raw": score(G), "ema": score(ema), "last": last}
-        print(json.dumps(ent), flush=True); out.append(ent)
+        print(json.dumps(ent), flush=True)
         with open(RESULTS, "a") as f: f.write(json.dumps({"args": vars(a), **ent}) + "\n")
 if a.save:
     torch.save({"G": G.state_dict(), "ema": ema.state_dict()}, a.save)

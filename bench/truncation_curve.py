@@ -5,7 +5,7 @@ Usage::
     python bench/truncation_curve.py RUN_OR_PT --thresholds 0.5 1 1.5 2 --samples 10000 [--out curve.json]
 
 ``RUN_OR_PT``: a run folder / checkpoint / ``.safetensors`` (``inference.load_generator``, EMA
-weights when present) or a ``.pt`` written by ``bench/modern_recipe.py`` (its ``ema`` weights, on
+weights when present) or a ``.pt`` written by ``bench/recipe_search.py --save`` (its ``ema`` weights, on
 the `modern` preset's networks). For each T, ``inference.sample(G, n, seed=0, truncation=T)``
 (every latent component with |z_k| > T redrawn; T = inf: the plain N(0, I) prior) is scored by
 ``metrics.evaluate_images`` against the first n test images (FMNIST-CNN v1 features, k = 3).

@@ -21,7 +21,7 @@ are in [0, 1] (x₀₁ = (x₋₁ + 1)/2), so ∇_{x₀₁} D = 2 ∇_{x₋₁} 
 from (with ``requires_grad_(True)``) and differentiate ``logits.sum()`` with ``create_graph=True``:
 the sum's gradient w.r.t. sample i is ∂D(x_i)/∂x_i because D treats samples independently (no
 BatchNorm in a penalised D), and D's parameter gradients then include the penalty's (double
-backward). ``bench/modern_recipe.py`` reuses the D step's own forward; the trainer
+backward). ``bench/recipe_search.py`` reuses the D step's own forward; the trainer
 (:mod:`gan_atelier.training.recipe`) runs one extra forward on the steps where a lazy penalty is due.
 """
 
