@@ -47,6 +47,8 @@ ROWS = {
     "no-ttur": ("lr_D = 2·lr_G (both 2e-4)", {"train.lr_d": 0.0}),
     "batch128": ("batch 32 (the TP's 128 instead)", {"train.batch_size": 128}),
     "no-cosine": ("the cosine lr decay (constant lr)", {"train.lr_end_ratio": 1.0}),
+    "clusters10": ("nothing; + self-conditioning on 10 pixel clusters", {"model.clusters": 10}),
+    "clusters30": ("nothing; + self-conditioning on 30 pixel clusters", {"model.clusters": 30}),
 }
 SCORE_KEYS = ("fid", "precision", "recall", "coverage", "class_entropy")
 

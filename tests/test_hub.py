@@ -121,3 +121,16 @@ def test_corrupted_or_foreign_folders_get_one_line_errors(trained, tmp_path, cap
     (wrong / "config.json").write_text(json.dumps(config))
     code, err = _one_line_error(["sample", str(wrong), "--out", str(tmp_path / "d.npy")], capsys)
     assert code == 5 and "weights do not load" in err
+
+
+def test_self_conditioned_generator_round_trip_keeps_its_cluster_prior(tmp_path):
+    config = get_config("dry-run", {"model.name": "dcgan", "model.clusters": 4, "train.epochs": 1,
+                                    "data.subset": 128, "log.tensorboard": "false"})
+    run = train(config, tmp_path / "selfcond", dry_run=True, progress=False, verbose=False, handle_signals=False)
+    loaded = hub.HubGenerator.from_pretrained(export_hub(run.run_dir, tmp_path / "model"))
+    original = load_generator(run.run_dir)
+    assert not loaded.conditional  # an unconditional model for its users
+    prior = loaded.generator.prior
+    assert torch.equal(prior, original.prior) and prior.sum().item() == pytest.approx(1.0)
+    assert not torch.equal(prior, torch.full_like(prior, 0.25))  # the clusters' shares, not the initial uniform
+    torch.testing.assert_close(sample(loaded, 20, seed=1), sample(original, 20, seed=1), rtol=0, atol=0)

@@ -46,6 +46,7 @@ class ModelConfig:
     sync_batchnorm: bool = False  # data-parallel: BatchNorm statistics over the global batch (CUDA only)
     g_channels: int = 0  # base width of the convolutional G (dcgan, cgan); 0 = the model's default (32)
     d_channels: int = 0  # base width of the convolutional D (dcgan, cgan); 0 = the model's default (32)
+    clusters: int = 0  # dcgan: self-conditioning on k-means pseudo-classes of the pixels (0 = off); see clusters.py
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,10 @@ def validate_recipe(config) -> None:
             raise ConfigError(f"bad value {getattr(config.model, key)!r} for model.{key}: must be >= 0 (0 = default)")
         if getattr(config.model, key) and config.model.name not in ("dcgan", "cgan"):
             raise ConfigError(f"model.{key} applies to the dcgan and cgan models, not {config.model.name!r}")
+    if config.model.clusters < 0:
+        raise ConfigError(f"bad value {config.model.clusters!r} for model.clusters: must be >= 0 (0 = off)")
+    if config.model.clusters and config.model.name != "dcgan":
+        raise ConfigError(f"model.clusters (self-conditioning) applies to the dcgan model, not {config.model.name!r}")
     if t.ema and t.ema_half_life:
         raise ConfigError("train.ema and train.ema_half_life both set: choose one way to give the EMA's decay")
     if (t.r1_gamma or t.r2_gamma) and config.model.name == "vae":

@@ -22,11 +22,12 @@ from ..config import MODELS, RunConfig
 from ..errors import ConfigError
 from ..objectives import discriminator_norm
 from .conditional import ConditionalGenerator, ProjectionDiscriminator
+from .self_conditioned import SelfConditionedGenerator
 from .dcgan import CHANNELS, DCGANDiscriminator, DCGANGenerator
 from .mlp import Discriminator, Generator
 from .vae import VAE
 
-__all__ = ["Generator", "Discriminator", "build_models", "generate_images", "count_parameters",
+__all__ = ["Generator", "Discriminator", "SelfConditionedGenerator", "build_models", "generate_images", "count_parameters",
            "REGISTRY", "BUILDERS", "GeneratorModule", "DiscriminatorModule"]
 
 
@@ -56,6 +57,10 @@ def build_mlp(config: RunConfig) -> tuple[nn.Module, nn.Module]:
 def build_dcgan(config: RunConfig) -> tuple[nn.Module, nn.Module]:
     norm = discriminator_norm(config.train.loss, config.model.spectral_norm, config.model.d_norm)
     g_channels, d_channels = widths(config)
+    if config.model.clusters:  # self-conditioned: G(z) picks a pseudo-class, D projects it
+        k = config.model.clusters
+        return (SelfConditionedGenerator(config.model.latent_dim, k, channels=g_channels),
+                ProjectionDiscriminator(num_classes=k, channels=d_channels, norm=norm))
     return DCGANGenerator(config.model.latent_dim, g_channels), DCGANDiscriminator(d_channels, norm=norm)
 
 

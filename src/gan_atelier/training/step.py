@@ -104,14 +104,19 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
     generator, discriminator = trainer.generator, trainer.discriminator
     apply_lr_schedule(trainer)  # cosine lr (train.lr_end_ratio); nothing when constant
     z = trainer.noise(real.shape[0])  # (B, latent_dim)
-    fake_labels = trainer.random_labels(real.shape[0]) if trainer.conditional else None
+    if trainer.conditional:  # cgan: uniform classes for the fakes
+        fake_labels = trainer.random_labels(real.shape[0])
+    elif trainer.pseudo_classes:  # self-conditioned: the cluster G draws from z; ``labels`` are x's clusters
+        fake_labels = generator.clusters_of(z)
+    else:
+        fake_labels = None
     g_turn = (trainer.step % t.d_steps) == t.d_steps - 1
-    d_kwargs_real = {"labels": labels} if trainer.conditional else {}
-    d_kwargs_fake = {"labels": fake_labels} if trainer.conditional else {}
+    d_kwargs_real = {"labels": labels} if fake_labels is not None else {}
+    d_kwargs_fake = {"labels": fake_labels} if fake_labels is not None else {}
 
     # ---- 1. D step: real → REAL (1 − label smoothing), detached fakes → FAKE ---------------------
     with trainer.autocast, torch.set_grad_enabled(g_turn):  # G's graph only if G steps next
-        fake = generator(z, fake_labels) if trainer.conditional else generator(z)  # (B, 784) or (B, 1, 28, 28)
+        fake = generator(z, fake_labels) if fake_labels is not None else generator(z)  # (B, 784) or (B, 1, 28, 28)
     fake = fake.view_as(real)  # the MLP's (B, 784) → (B, 1, 28, 28), a view
     with trainer.autocast:
         real_logits, fake_logits = discriminator_logits(trainer, real, fake.detach(), d_kwargs_real, d_kwargs_fake)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .. import config as cfg
+from ..clusters import pixel_clusters
 from ..collapse import CollapseDetector, real_diversity
 from ..config import RunConfig
 from ..data import Split
@@ -88,6 +89,7 @@ class Trainer:
         self.generator.to(self.device)
         self.is_vae = self.discriminator is None
         self.conditional = self.generator.conditional
+        self.pseudo_classes = config.model.clusters  # self-conditioned: D sees G's cluster c(z) and x's cluster
         betas = (t.beta1, t.beta2)
         # Fused Adam (one kernel per group, CPU and CUDA): the TP's update rule, ≈ 4.6× cheaper on CPU.
         self.optimizer_g = make_adam(self.generator.parameters(), cfg.lr_g(config), betas, self.device)
@@ -99,7 +101,7 @@ class Trainer:
             if self.device.type == "cpu":
                 use_sampled_dropout(self.discriminator)  # same Bernoulli mask law, ≈ 2.5× faster on CPU
             # D sees real and fake in one forward pass when it has no BatchNorm and is unconditional.
-            self.one_d_pass = not self.conditional and not self.discriminator.has_batchnorm
+            self.one_d_pass = not self.discriminator.conditional and not self.discriminator.has_batchnorm
         self.ema_generator = (copy.deepcopy(self.generator).eval().requires_grad_(False)
                               if t.ema or t.ema_half_life else None)
         self.data_generator = self.seeds.data_generator()
@@ -111,6 +113,11 @@ class Trainer:
         """The whole split on the device as uint8 (N, 784); batches are gathered by index."""
         self.images = data.images.reshape(len(data), -1).to(self.device)
         self.labels = data.labels.to(self.device)
+        if self.pseudo_classes:  # the run's labels are k-means clusters of the pixels, not the dataset's
+            clustering = pixel_clusters(data.images, self.pseudo_classes, seed=self.config.train.seed)
+            self.labels = clustering.assignments.to(self.device)
+            for generator in filter(None, (self.generator, self.ema_generator)):
+                generator.set_prior(clustering.prior)
         self.data_sha256 = data.sha256
         self.num_batches = math.ceil(len(data) / self.config.train.batch_size)  # the last batch may be short
         self.real_diversity = real_diversity(data.images)
