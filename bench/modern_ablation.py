@@ -49,6 +49,12 @@ ROWS = {
     "no-cosine": ("the cosine lr decay (constant lr)", {"train.lr_end_ratio": 1.0}),
     "clusters10": ("nothing; + self-conditioning on 10 pixel clusters", {"model.clusters": 10}),
     "clusters30": ("nothing; + self-conditioning on 30 pixel clusters", {"model.clusters": 30}),
+    "clusters10-bn-d": ("spectral norm, replaced by BatchNorm; + self-conditioning on 10 pixel clusters",
+                        {"model.clusters": 10, "model.spectral_norm": False, "model.d_norm": "batch"}),
+    "clusters20-bn-d": ("spectral norm, replaced by BatchNorm; + self-conditioning on 20 pixel clusters",
+                        {"model.clusters": 20, "model.spectral_norm": False, "model.d_norm": "batch"}),
+    "clusters30-bn-d": ("spectral norm, replaced by BatchNorm; + self-conditioning on 30 pixel clusters",
+                        {"model.clusters": 30, "model.spectral_norm": False, "model.d_norm": "batch"}),
 }
 SCORE_KEYS = ("fid", "precision", "recall", "coverage", "class_entropy")
 

@@ -127,3 +127,26 @@ def test_clusters_key_is_checked():
     with pytest.raises(ConfigError, match="must be >= 0"):
         cfg.get_config("modern", {"model.clusters": -1})
     assert cfg.get_config("modern", {"model.clusters": 10}).model.clusters == 10
+
+
+def test_self_conditioned_run_resumes_bit_for_bit(tmp_path):
+    from gan_atelier.checkpoint import load_checkpoint, save_checkpoint
+    from gan_atelier.training import LoopHooks, run_loop, state_hash
+
+    previous = torch.get_num_threads()
+    config = cfg.get_config("modern", {"model.clusters": 3, "data.subset": 70, "train.batch_size": 32,
+                                       "train.epochs": 2, "train.threads": 1})
+    data = synthetic_split(70, seed=1)
+    try:
+        straight = Trainer(config, data)
+        assert run_loop(straight, progress=False)
+        first = Trainer(config, data)
+        assert not run_loop(first, LoopHooks(should_stop=lambda: first.step == 4), progress=False)  # mid-epoch 2
+        path = save_checkpoint(first.state_dict(), tmp_path, "step_000000004.pt")
+        resumed = Trainer(config, data)
+        resumed.load_state_dict(load_checkpoint(path))
+        assert run_loop(resumed, progress=False)
+        assert state_hash(resumed) == state_hash(straight)
+        assert torch.equal(resumed.labels, straight.labels)
+    finally:
+        torch.set_num_threads(previous)
