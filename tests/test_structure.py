@@ -109,6 +109,7 @@ FORBIDDEN = {
     "losses": {"models", "training", "run", "sweep", "lab", "cli", "metrics", "viz", "inference"},
     "models": {"losses", "training", "run", "sweep", "lab", "cli", "metrics", "viz", "inference"},
     "data": {"models", "losses", "training", "run", "sweep", "lab", "cli", "metrics", "viz"},
+    "clusters": {"models", "losses", "data", "training", "run", "sweep", "lab", "cli", "metrics", "viz", "inference"},
     "metrics": {"training", "run", "sweep", "lab", "cli", "viz"},
     "viz": {"training", "run", "sweep", "lab", "cli", "metrics", "models"},
     "training": {"run", "sweep", "lab", "cli", "viz", "inference"},
