@@ -1,4 +1,4 @@
-"""The `modern` preset with each ingredient removed in turn: classifier FID, precision, recall.
+"""The `modern` recipe with each ingredient removed in turn, and with self-conditioning added: FID, precision, recall.
 
 Usage::
 
@@ -6,8 +6,9 @@ Usage::
     python bench/modern_ablation.py --epochs 14 --rows full no-sn
     python bench/modern_ablation.py --table-only          # rewrite the table from the finished rows
 
-Every row trains ``gan-atelier train --preset modern --set train.epochs=E --set train.seed=S
---set train.threads=1`` plus the row's overrides, through the project's own ``train`` (the code
+Every row trains ``gan-atelier train --preset modern --set model.clusters=0 --set train.epochs=E
+--set train.seed=S --set train.threads=1`` (the base: the recipe without its self-conditioning) plus the
+row's overrides, through the project's own ``train`` (the code
 path a user runs), into ``RUNS/<row>``, and records the training process's CPU time. A row whose
 ``scores.json`` exists is reused. Scores: :func:`gan_atelier.metrics.evaluate_images` on
 ``--samples`` images of ``api.sample(G, n, seed=0)`` against as many test images, for the sampling
@@ -36,32 +37,35 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "ablation"
 OUT = ROOT / "bench" / "results" / "modern_ablation.md"
 
-# row name → (what is removed, overrides on top of the modern preset)
+# The base every row starts from: the `modern` preset without its self-conditioning (model.clusters=0),
+# the recipe whose ingredients the first rows remove one at a time; the last rows add self-conditioning.
+BASE = {"model.clusters": 0}
+SN_TO_BN = {"model.spectral_norm": False, "model.d_norm": "batch"}
+# row name → (the change from the base, overrides on top of the base)
 ROWS = {
-    "full": ("nothing (the `modern` preset)", {}),
-    "no-sn": ("spectral norm (D without any normalisation)", {"model.spectral_norm": False}),
-    "bn-d": ("spectral norm, replaced by the DCGAN's BatchNorm D", {"model.spectral_norm": False,
-                                                                   "model.d_norm": "batch"}),
-    "ns-loss": ("the hinge loss (the TP's non-saturating BCE instead)", {"train.loss": "ns"}),
-    "beta1": ("Adam β1 = 0 (β = (0.5, 0.9))", {"train.beta1": 0.5}),
-    "no-ttur": ("lr_D = 2·lr_G (both 2e-4)", {"train.lr_d": 0.0}),
-    "batch128": ("batch 32 (the TP's 128 instead)", {"train.batch_size": 128}),
-    "no-cosine": ("the cosine lr decay (constant lr)", {"train.lr_end_ratio": 1.0}),
-    "clusters10": ("nothing; + self-conditioning on 10 pixel clusters", {"model.clusters": 10}),
-    "clusters30": ("nothing; + self-conditioning on 30 pixel clusters", {"model.clusters": 30}),
-    "clusters10-bn-d": ("spectral norm, replaced by BatchNorm; + self-conditioning on 10 pixel clusters",
-                        {"model.clusters": 10, "model.spectral_norm": False, "model.d_norm": "batch"}),
-    "clusters20-bn-d": ("spectral norm, replaced by BatchNorm; + self-conditioning on 20 pixel clusters",
-                        {"model.clusters": 20, "model.spectral_norm": False, "model.d_norm": "batch"}),
-    "clusters30-bn-d": ("spectral norm, replaced by BatchNorm; + self-conditioning on 30 pixel clusters",
-                        {"model.clusters": 30, "model.spectral_norm": False, "model.d_norm": "batch"}),
+    "full": ("none (the base: `modern` with `model.clusters=0`)", {}),
+    "no-sn": ("− spectral norm (D without any normalisation)", {"model.spectral_norm": False}),
+    "bn-d": ("spectral norm → the DCGAN's BatchNorm D", SN_TO_BN),
+    "ns-loss": ("hinge → the TP's non-saturating BCE", {"train.loss": "ns"}),
+    "beta1": ("Adam β1 0 → 0.5", {"train.beta1": 0.5}),
+    "no-ttur": ("lr_D 4e-4 → 2e-4 (= lr_G)", {"train.lr_d": 0.0}),
+    "batch128": ("batch 32 → 128 (the TP's)", {"train.batch_size": 128}),
+    "no-cosine": ("− the cosine lr decay (constant lr)", {"train.lr_end_ratio": 1.0}),
+    "clusters10": ("+ self-conditioning, 10 pixel clusters", {"model.clusters": 10}),
+    "clusters30": ("+ self-conditioning, 30 pixel clusters (the shipped `modern`)", {"model.clusters": 30}),
+    "clusters10-bn-d": ("+ self-conditioning, 10 clusters; spectral norm → BatchNorm D",
+                        {"model.clusters": 10, **SN_TO_BN}),
+    "clusters20-bn-d": ("+ self-conditioning, 20 clusters; spectral norm → BatchNorm D",
+                        {"model.clusters": 20, **SN_TO_BN}),
+    "clusters30-bn-d": ("+ self-conditioning, 30 clusters; spectral norm → BatchNorm D",
+                        {"model.clusters": 30, **SN_TO_BN}),
 }
 SCORE_KEYS = ("fid", "precision", "recall", "coverage", "class_entropy")
 
 
 def train_row(name: str, args: argparse.Namespace) -> Path:
     run_dir = args.runs / name
-    overrides = {**ROWS[name][1], "train.epochs": args.epochs, "train.seed": args.seed, "train.threads": 1}
+    overrides = {**BASE, **ROWS[name][1], "train.epochs": args.epochs, "train.seed": args.seed, "train.threads": 1}
     config = cfg.get_config("modern", [*(f"{k}={v}" for k, v in overrides.items()), *args.overrides])
     started = time.process_time()
     api.train(config, run_dir, overwrite=True, progress=False)
@@ -87,9 +91,9 @@ def score_row(name: str, run_dir: Path, samples: int) -> dict:
 
 
 def table(args: argparse.Namespace) -> str:
-    lines = [f"Generated by `python bench/modern_ablation.py` ({args.epochs} epochs of the `modern` preset, seed "
+    lines = [f"Generated by `python bench/modern_ablation.py` ({args.epochs} epochs of the `modern` recipe, seed "
              f"{args.seed}, one thread; {args.samples:,} samples vs as many test images, classifier features).",
-             "", "| removed | G steps | train CPU s | FID | precision | recall | coverage | class entropy |",
+             "", "| change from the base | G steps | train CPU s | FID | precision | recall | coverage | class entropy |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
 
     def line(label, steps, cpu, s):
@@ -103,7 +107,7 @@ def table(args: argparse.Namespace) -> str:
         row = json.loads(path.read_text())
         lines.append(line(removed, row["steps"] or 0, row["train_cpu_seconds"], row["sampling"]))
         if "raw" in row:
-            lines.append(line("the EMA (samples from the raw G of the same run)", row["steps"] or 0,
+            lines.append(line("− the EMA (samples from the raw G of the base run)", row["steps"] or 0,
                               row["train_cpu_seconds"], row["raw"]))
     return "\n".join(lines) + "\n"
 
@@ -125,7 +129,7 @@ def main(argv=None) -> int:
         if (args.runs / name / "scores.json").exists():
             print(f"[{name}] reusing {args.runs / name}")
             continue
-        print(f"[{name}] training ({ROWS[name][0]} removed)", flush=True)
+        print(f"[{name}] training (change: {ROWS[name][0]})", flush=True)
         print(f"[{name}] {score_row(name, train_row(name, args), args.samples)}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table(args))
