@@ -25,13 +25,14 @@ import torch
 from gan_atelier.config import get_config
 from gan_atelier.inference import load_generator, sample
 from gan_atelier.metrics.evaluate import evaluate_images
+from gan_atelier.metrics.features import load_classifier, predict_classes
 from gan_atelier.models import build_models
 
 
 def load(path: str) -> torch.nn.Module:
     if path.endswith(".pt") and "ema" in torch.load(path, map_location="cpu", weights_only=True):
         state = torch.load(path, map_location="cpu", weights_only=True)
-        generator, _ = build_models(get_config("modern"))
+        generator, _ = build_models(get_config("modern", {"model.clusters": 0}))  # recipe_search's networks
         generator.load_state_dict(state["ema"])
         return generator.eval()
     return load_generator(path)
@@ -53,12 +54,18 @@ def main(argv=None) -> int:
         result = evaluate_images(images, n=args.samples, memorisation=False, kid_subsets=10)
         row = {"truncation": threshold, **{k: round(float(result[k]), 4)
                                            for k in ("fid", "precision", "recall", "coverage")}}
+        if generator.conditional:  # the class asked for (api.sample's balanced labels) against the one seen
+            predicted = predict_classes(images, load_classifier())
+            row["label_agreement"] = round(float((predicted == torch.arange(args.samples) % 10).float().mean()), 4)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print("\n| T | classifier FID | precision | recall | coverage |\n|---:|---:|---:|---:|---:|")
+    agreement = "label_agreement" in rows[0]
+    print("\n| T | classifier FID | precision | recall | coverage |" + (" label agreement |" if agreement else "")
+          + "\n|---:|---:|---:|---:|---:|" + ("---:|" if agreement else ""))
     for row in rows:
         name = "∞ (N(0, I))" if math.isinf(row["truncation"]) else f"{row['truncation']:g}"
-        print(f"| {name} | {row['fid']:.1f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['coverage']:.3f} |")
+        print(f"| {name} | {row['fid']:.1f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['coverage']:.3f} |"
+              + (f" {row['label_agreement']:.3f} |" if agreement else ""))
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
     return 0

@@ -127,6 +127,10 @@ def test_clusters_key_is_checked():
     with pytest.raises(ConfigError, match="must be >= 0"):
         cfg.get_config("modern", {"model.clusters": -1})
     assert cfg.get_config("modern", {"model.clusters": 10}).model.clusters == 10
+    with pytest.raises(ConfigError, match="model.clusters=30 needs at least"):
+        cfg.get_config("modern", {"data.subset": 20})  # refused before any run folder exists
+    with pytest.raises(ConfigError, match="model.clusters=30 needs at least"):
+        Trainer(cfg.get_config("modern"), synthetic_split(20, seed=0))  # data smaller than the clusters
 
 
 def test_self_conditioned_run_resumes_bit_for_bit(tmp_path):

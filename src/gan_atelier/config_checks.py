@@ -28,6 +28,9 @@ def validate_recipe(config) -> None:
         raise ConfigError(f"bad value {config.model.clusters!r} for model.clusters: must be >= 0 (0 = off)")
     if config.model.clusters and config.model.name != "dcgan":
         raise ConfigError(f"model.clusters (self-conditioning) applies to the dcgan model, not {config.model.name!r}")
+    if 0 < config.data.subset < config.model.clusters:
+        raise ConfigError(f"model.clusters={config.model.clusters} needs at least as many training images; "
+                          f"data.subset={config.data.subset}")
     if t.ema and t.ema_half_life:
         raise ConfigError("train.ema and train.ema_half_life both set: choose one way to give the EMA's decay")
     if (t.r1_gamma or t.r2_gamma) and config.model.name == "vae":

@@ -27,6 +27,7 @@ from ..clusters import pixel_clusters
 from ..collapse import CollapseDetector, real_diversity
 from ..config import RunConfig
 from ..data import Split
+from ..errors import ConfigError
 from ..losses import LossPair, get_loss_pair
 from ..models import build_models, generate_images
 from ..speed import make_adam, use_sampled_dropout
@@ -114,6 +115,9 @@ class Trainer:
         self.images = data.images.reshape(len(data), -1).to(self.device)
         self.labels = data.labels.to(self.device)
         if self.pseudo_classes:  # the run's labels are k-means clusters of the pixels, not the dataset's
+            if len(data) < self.pseudo_classes:
+                raise ConfigError(f"model.clusters={self.pseudo_classes} needs at least as many training images; "
+                                  f"the data has {len(data)}")
             clustering = pixel_clusters(data.images, self.pseudo_classes, seed=self.config.train.seed)
             self.labels = clustering.assignments.to(self.device)
             for generator in filter(None, (self.generator, self.ema_generator)):
