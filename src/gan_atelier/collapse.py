@@ -42,8 +42,10 @@ The class rule, at family level α = :data:`ALPHA` over the K classes of one his
   undecided in between (at n = 2,000: present from 36 samples, absent up to 8).
 * The class entropy H = −Σ p_c ln p_c gets the delta-method standard error (Basharin 1959)
   se(H) = √((Σ p_c (ln p_c)² − H²) / n), and the bounds H ± z·se.
-* **Blob stage.** Nothing is compared until coverage is *established*: the second evaluation in a
-  row with at least :data:`ESTABLISHED_CLASSES` present classes (:data:`PERSIST_EVALUATIONS`).
+* **Blob stage.** Nothing is compared until coverage is *established*: at least
+  :data:`ESTABLISHED_CLASSES` present classes at :data:`PERSIST_EVALUATIONS` of the last
+  :data:`ESTABLISH_WINDOW` evaluations (2 of 3: a slow healthy G flickers between 2 and 3 classes
+  before it settles — the TP at seed 2, two threads: 1, 2, 1, 2, 1, 3, 2, 3 classes over 8 epochs).
   Before that, every sample of a young G is the same blob that the classifier files under one or
   two classes — or, once in a while, splits among three (the TP at seed 4: Coat, Shirt and Bag at
   epoch 1, then "Shirt" alone), and a "drop" means nothing.
@@ -87,6 +89,7 @@ FLOOR = 0.01  # a class is present above this share, absent below (a tenth of 1/
 ESTABLISHED_CLASSES = 3  # present classes before any comparison (the blob stage has 1 or 2)
 CLASSES_LOST_ALARM = 2  # present classes of the reference now absent
 PERSIST_EVALUATIONS = 2  # collapsing evaluations in a row before the alarm
+ESTABLISH_WINDOW = 3  # coverage is established at PERSIST_EVALUATIONS evaluations of the last 3
 REJECTED_G_LOSS = math.log(1000)  # non-saturating G loss: D(G(z)) under 1e-3 in geometric mean
 REJECTED_EPOCHS = 2  # epochs in a row above it before the alarm
 BLOB_DEADLINE_IMAGES = 96_000  # training images seen by which coverage must be established
@@ -187,7 +190,7 @@ class CollapseDetector:
     reference_entropy_low: float | None = None
     class_streak: int = 0
     classes_alarmed: bool = False
-    coverage_streak: int = 0  # evaluations in a row with ESTABLISHED_CLASSES present, before establishment
+    recent_present: list[int] = field(default_factory=list)  # present classes at the last ESTABLISH_WINDOW evaluations
     blob_evaluations: int = 0  # evaluations before coverage was established
     blob_most_present: int = 0  # the most classes surely present at one of them
     stuck_alarmed: bool = False
@@ -261,8 +264,8 @@ class CollapseDetector:
         self.stuck_alarmed = True
         most = self.blob_most_present
         return (f"class coverage never established by epoch {epoch} ({images_seen:,} training images, deadline "
-                f"{BLOB_DEADLINE_IMAGES:,}): {ESTABLISHED_CLASSES} classes surely present at no 2 evaluations in a "
-                f"row of {self.blob_evaluations} (at most {most}), class entropy "
+                f"{BLOB_DEADLINE_IMAGES:,}): {ESTABLISHED_CLASSES} classes surely present at no 2 of 3 consecutive "
+                f"evaluations ({self.blob_evaluations} evaluations, at most {most} classes at one), class entropy "
                 f"{reading.entropy:.2f} nats; G is stuck at the blob stage, one or two classes whatever z is "
                 f"(a D that wins? too high a learning rate?); 95 % simultaneous bounds; mode collapse")
 
@@ -275,11 +278,13 @@ class CollapseDetector:
     def _note(self, epoch: int, reading: ClassReading) -> None:
         """Establishment and the reference evaluation (most present classes, then highest entropy)."""
         if self.established_epoch is None:
+            self.recent_present = (self.recent_present + [len(reading.present)])[-ESTABLISH_WINDOW:]
+            covering = sum(count >= ESTABLISHED_CLASSES for count in self.recent_present)
             if len(reading.present) < ESTABLISHED_CLASSES:
-                self.coverage_streak, self.reference_epoch = 0, None  # the candidate reference goes too
+                if covering == 0:
+                    self.reference_epoch = None  # the candidate reference leaves the window too
                 return
-            self.coverage_streak += 1
-            if self.coverage_streak >= PERSIST_EVALUATIONS:
+            if covering >= PERSIST_EVALUATIONS:
                 self.established_epoch = epoch
         better = (len(reading.present), reading.entropy) > (len(self.reference_present), self.reference_entropy or 0.0)
         if self.reference_epoch is None or better:
