@@ -52,7 +52,7 @@ ROWS = {
     "batch128": ("batch 32 → 128 (the TP's)", {"train.batch_size": 128}),
     "no-cosine": ("− the cosine lr decay (constant lr)", {"train.lr_end_ratio": 1.0}),
     "clusters10": ("+ self-conditioning, 10 pixel clusters", {"model.clusters": 10}),
-    "clusters30": ("+ self-conditioning, 30 pixel clusters (the shipped `modern`)", {"model.clusters": 30}),
+    "clusters30": ("+ self-conditioning, 30 pixel clusters (the `modern-sc` preset)", {"model.clusters": 30}),
     "clusters10-bn-d": ("+ self-conditioning, 10 clusters; spectral norm → BatchNorm D",
                         {"model.clusters": 10, **SN_TO_BN}),
     "clusters20-bn-d": ("+ self-conditioning, 20 clusters; spectral norm → BatchNorm D",

@@ -40,7 +40,7 @@ from gan_atelier import config as cfg
 from gan_atelier.run.folder import read_run_json
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PRESETS = ("seed", "dcgan", "cgan", "lsgan", "hinge", "wgan-gp", "vae", "modern", "modern-cgan")
+DEFAULT_PRESETS = ("seed", "dcgan", "cgan", "lsgan", "hinge", "wgan-gp", "vae", "modern", "modern-sc", "modern-cgan")
 METRICS = (  # key, column title, format
     ("fid", "FID ↓", "{:.2f}"),
     ("kid", "KID ↓", "{:.2f}"),
@@ -266,7 +266,8 @@ def write_page(args: argparse.Namespace, table: dict[str, dict]) -> None:
         facts, scores = row["facts"], row["scores"]
         first = facts[0]
         config = first["config"]
-        model = f"{config.model.name}{' +SN' if config.model.spectral_norm else ''} · {config.train.loss}"
+        model = (f"{config.model.name}{' +SN' if config.model.spectral_norm else ''}"
+                 f"{f' +{config.model.clusters} clusters' if config.model.clusters else ''} · {config.train.loss}")
         if config.model.name == "vae":
             model = "vae · −ELBO"
         cells = [f"`{preset}` (seeds {', '.join(map(str, row['seeds']))})", model, str(first["epochs"]),
