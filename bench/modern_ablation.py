@@ -43,7 +43,7 @@ BASE = {"model.clusters": 0}
 SN_TO_BN = {"model.spectral_norm": False, "model.d_norm": "batch"}
 # row name → (the change from the base, overrides on top of the base)
 ROWS = {
-    "full": ("none (the base: `modern` with `model.clusters=0`)", {}),
+    "full": ("none (the base: `modern-plain`, i.e. `modern` with `model.clusters=0`)", {}),
     "no-sn": ("− spectral norm (D without any normalisation)", {"model.spectral_norm": False}),
     "bn-d": ("spectral norm → the DCGAN's BatchNorm D", SN_TO_BN),
     "ns-loss": ("hinge → the TP's non-saturating BCE", {"train.loss": "ns"}),
@@ -51,8 +51,8 @@ ROWS = {
     "no-ttur": ("lr_D 4e-4 → 2e-4 (= lr_G)", {"train.lr_d": 0.0}),
     "batch128": ("batch 32 → 128 (the TP's)", {"train.batch_size": 128}),
     "no-cosine": ("− the cosine lr decay (constant lr)", {"train.lr_end_ratio": 1.0}),
-    "clusters10": ("+ self-conditioning, 10 pixel clusters", {"model.clusters": 10}),
-    "clusters30": ("+ self-conditioning, 30 pixel clusters (the `modern-sc` preset)", {"model.clusters": 30}),
+    "clusters10": ("+ self-conditioning, 10 pixel clusters (the `modern` preset)", {"model.clusters": 10}),
+    "clusters30": ("+ self-conditioning, 30 pixel clusters", {"model.clusters": 30}),
     "clusters10-bn-d": ("+ self-conditioning, 10 clusters; spectral norm → BatchNorm D",
                         {"model.clusters": 10, **SN_TO_BN}),
     "clusters20-bn-d": ("+ self-conditioning, 20 clusters; spectral norm → BatchNorm D",

@@ -40,7 +40,7 @@ from gan_atelier import config as cfg
 from gan_atelier.run.folder import read_run_json
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PRESETS = ("seed", "dcgan", "cgan", "lsgan", "hinge", "wgan-gp", "vae", "modern", "modern-sc", "modern-cgan")
+DEFAULT_PRESETS = ("seed", "dcgan", "cgan", "lsgan", "hinge", "wgan-gp", "vae", "modern", "modern-plain", "modern-cgan")
 METRICS = (  # key, column title, format
     ("fid", "FID ↓", "{:.2f}"),
     ("kid", "KID ↓", "{:.2f}"),

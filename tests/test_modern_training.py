@@ -18,7 +18,7 @@ from gan_atelier.training.step import d_regularisers
 
 
 # The R3GAN ingredients (RpGAN, lazy R1 + R2, γ schedule) on the modern preset: still keys, tested here.
-R3GAN = {"model.spectral_norm": False, "train.loss": "rpgan", "train.r1_gamma": 0.01, "train.r2_gamma": 0.01,
+R3GAN = {"model.clusters": 0, "model.spectral_norm": False, "train.loss": "rpgan", "train.r1_gamma": 0.01, "train.r2_gamma": 0.01,
          "train.r_every": 8, "train.gamma_end_ratio": 0.1, "train.beta2": 0.99}
 
 
@@ -36,19 +36,18 @@ def test_modern_preset_is_the_documented_recipe():
     assert (t.r1_gamma, t.r2_gamma, t.beta1, t.beta2, t.batch_size) == (0.0, 0.0, 0.0, 0.9, 32)
     assert (cfg.lr_g(config), cfg.lr_d(config)) == (2e-4, 4e-4)
     assert (t.ema_half_life, t.ema_ramp, t.lr_end_ratio) == (10000.0, 0.05, 0.25)
-    assert config.model.clusters == 0
+    assert config.model.clusters == 10  # self-conditioned on 10 pixel clusters
     trainer = Trainer(config, synthetic_split(64, seed=0))
-    assert not trainer.discriminator.has_batchnorm and trainer.one_d_pass
+    assert not trainer.discriminator.has_batchnorm and not trainer.one_d_pass  # a projection D: two passes
+    assert not trainer.generator.conditional and trainer.pseudo_classes == 10
     normalised = [m for m in trainer.discriminator.modules() if hasattr(m, "parametrizations")]
     assert len(normalised) == 3  # both convolutions and the head carry a spectral norm
     modern_cgan = cfg.get_config("modern-cgan")
     assert (modern_cgan.model.name, modern_cgan.model.clusters) == ("cgan", 0)
-    # modern-sc: the same recipe, self-conditioned on 30 pixel clusters (only that key differs)
-    sc = cfg.get_config("modern-sc")
-    assert sc.model.clusters == 30 and cfg.to_dict(sc)["train"] == cfg.to_dict(config)["train"]
-    trainer = Trainer(sc, synthetic_split(64, seed=0))
-    assert not trainer.one_d_pass  # a projection D: real and fake in two passes
-    assert not trainer.generator.conditional and trainer.pseudo_classes == 30
+    # modern-plain: the same recipe without the clusters (only that key differs)
+    plain = cfg.get_config("modern-plain")
+    assert plain.model.clusters == 0 and cfg.to_dict(plain)["train"] == cfg.to_dict(config)["train"]
+    assert Trainer(plain, synthetic_split(64, seed=0)).one_d_pass
 
 
 def test_r1_and_r2_at_the_extension_point_equal_their_definition():

@@ -98,7 +98,7 @@ def test_self_conditioned_generator_is_a_plain_unconditional_g():
 
 
 def test_trainer_feeds_d_the_clusters_of_real_images_and_of_g():
-    config = cfg.get_config("modern-sc", {"model.clusters": 3, "data.subset": 96, "train.batch_size": 32,
+    config = cfg.get_config("modern", {"model.clusters": 3, "data.subset": 96, "train.batch_size": 32,
                                        "train.epochs": 1})
     data = synthetic_split(96, seed=0)
     trainer = Trainer(config, data)
@@ -127,10 +127,10 @@ def test_clusters_key_is_checked():
     with pytest.raises(ConfigError, match="must be >= 0"):
         cfg.get_config("modern", {"model.clusters": -1})
     assert cfg.get_config("modern", {"model.clusters": 10}).model.clusters == 10
-    with pytest.raises(ConfigError, match="model.clusters=30 needs at least"):
-        cfg.get_config("modern-sc", {"data.subset": 20})  # refused before any run folder exists
-    with pytest.raises(ConfigError, match="model.clusters=30 needs at least"):
-        Trainer(cfg.get_config("modern-sc"), synthetic_split(20, seed=0))  # data smaller than the clusters
+    with pytest.raises(ConfigError, match="model.clusters=10 needs at least"):
+        cfg.get_config("modern", {"data.subset": 6})  # refused before any run folder exists
+    with pytest.raises(ConfigError, match="model.clusters=10 needs at least"):
+        Trainer(cfg.get_config("modern"), synthetic_split(6, seed=0))  # data smaller than the clusters
 
 
 def test_self_conditioned_run_resumes_bit_for_bit(tmp_path):
@@ -138,7 +138,7 @@ def test_self_conditioned_run_resumes_bit_for_bit(tmp_path):
     from gan_atelier.training import LoopHooks, run_loop, state_hash
 
     previous = torch.get_num_threads()
-    config = cfg.get_config("modern-sc", {"model.clusters": 3, "data.subset": 70, "train.batch_size": 32,
+    config = cfg.get_config("modern", {"model.clusters": 3, "data.subset": 70, "train.batch_size": 32,
                                        "train.epochs": 2, "train.threads": 1})
     data = synthetic_split(70, seed=1)
     try:
