@@ -6,9 +6,9 @@ Usage::
     python bench/modern_ablation.py --epochs 14 --rows full no-sn
     python bench/modern_ablation.py --table-only          # rewrite the table from the finished rows
 
-Every row trains ``gan-atelier train --preset modern --set model.clusters=0 --set train.epochs=E
---set train.seed=S --set train.threads=1`` (the base: the recipe without its self-conditioning) plus the
-row's overrides, through the project's own ``train`` (the code
+Every row trains ``gan-atelier train --preset modern-plain --set train.epochs=E --set train.seed=S
+--set train.threads=1`` (the base: the `modern` recipe without its self-conditioning) plus the row's
+overrides, through the project's own ``train`` (the code
 path a user runs), into ``RUNS/<row>``, and records the training process's CPU time. A row whose
 ``scores.json`` exists is reused. Scores: :func:`gan_atelier.metrics.evaluate_images` on
 ``--samples`` images of ``api.sample(G, n, seed=0)`` against as many test images, for the sampling
@@ -37,13 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "ablation"
 OUT = ROOT / "bench" / "results" / "modern_ablation.md"
 
-# The base every row starts from: the `modern` preset without its self-conditioning (model.clusters=0),
-# the recipe whose ingredients the first rows remove one at a time; the last rows add self-conditioning.
-BASE = {"model.clusters": 0}
+# The base every row starts from: `modern-plain`, the `modern` recipe without its self-conditioning,
+# whose ingredients the first rows remove one at a time; the last rows add self-conditioning.
+BASE = "modern-plain"
 SN_TO_BN = {"model.spectral_norm": False, "model.d_norm": "batch"}
 # row name → (the change from the base, overrides on top of the base)
 ROWS = {
-    "full": ("none (the base: `modern-plain`, i.e. `modern` with `model.clusters=0`)", {}),
+    "full": ("none (the base: `modern-plain`)", {}),
     "no-sn": ("− spectral norm (D without any normalisation)", {"model.spectral_norm": False}),
     "bn-d": ("spectral norm → the DCGAN's BatchNorm D", SN_TO_BN),
     "ns-loss": ("hinge → the TP's non-saturating BCE", {"train.loss": "ns"}),
@@ -65,8 +65,8 @@ SCORE_KEYS = ("fid", "precision", "recall", "coverage", "class_entropy")
 
 def train_row(name: str, args: argparse.Namespace) -> Path:
     run_dir = args.runs / name
-    overrides = {**BASE, **ROWS[name][1], "train.epochs": args.epochs, "train.seed": args.seed, "train.threads": 1}
-    config = cfg.get_config("modern", [*(f"{k}={v}" for k, v in overrides.items()), *args.overrides])
+    overrides = {**ROWS[name][1], "train.epochs": args.epochs, "train.seed": args.seed, "train.threads": 1}
+    config = cfg.get_config(BASE, [*(f"{k}={v}" for k, v in overrides.items()), *args.overrides])
     started = time.process_time()
     api.train(config, run_dir, overwrite=True, progress=False)
     (run_dir / "cpu.json").write_text(json.dumps({"train_cpu_seconds": time.process_time() - started}) + "\n")

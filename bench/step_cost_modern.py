@@ -15,14 +15,12 @@ from gan_atelier.training import Trainer
 torch.set_num_threads(1)
 data = load_split("fashion-mnist", "train")
 trainers = {name: Trainer(cfg.get_config(name, {"train.threads": 1}), data) for name in ("seed", "modern")}
-for t in trainers.values():
-    t._begin_epoch()
 timings = {name: [] for name in trainers}
 for rnd in range(6):
     for name, t in trainers.items():
         start = time.process_time()
         for _ in range(50):
-            real, labels = t.batch(t.batch_index); t._step(real, labels); t.batch_index += 1; t.step += 1
+            t.train_step()
         timings[name].append((time.process_time() - start) / 50 * 1000)
 for name, v in timings.items():
     print(name, "ms/step median", round(statistics.median(v[1:]), 1), [round(x, 1) for x in v])

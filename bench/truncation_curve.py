@@ -32,7 +32,7 @@ from gan_atelier.models import build_models
 def load(path: str) -> torch.nn.Module:
     if path.endswith(".pt") and "ema" in torch.load(path, map_location="cpu", weights_only=True):
         state = torch.load(path, map_location="cpu", weights_only=True)
-        generator, _ = build_models(get_config("modern", {"model.clusters": 0}))  # recipe_search's networks
+        generator, _ = build_models(get_config("modern-plain"))  # recipe_search's networks
         generator.load_state_dict(state["ema"])
         return generator.eval()
     return load_generator(path)
