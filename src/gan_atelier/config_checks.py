@@ -31,6 +31,11 @@ def validate_recipe(config) -> None:
     if 0 < config.data.subset < config.model.clusters:
         raise ConfigError(f"model.clusters={config.model.clusters} needs at least as many training images; "
                           f"data.subset={config.data.subset}")
+    if t.ac_weight < 0:
+        raise ConfigError(f"bad value {t.ac_weight!r} for train.ac_weight: must be >= 0 (0 = off)")
+    if t.ac_weight and config.model.name != "cgan" and not config.model.clusters:
+        raise ConfigError("train.ac_weight (auxiliary classifier) needs a projection D: model.name='cgan' "
+                          "or model.clusters > 0")
     if t.ema and t.ema_half_life:
         raise ConfigError("train.ema and train.ema_half_life both set: choose one way to give the EMA's decay")
     if (t.r1_gamma or t.r2_gamma) and config.model.name == "vae":

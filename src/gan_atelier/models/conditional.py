@@ -54,8 +54,17 @@ class ProjectionDiscriminator(nn.Module):
         self.class_projection = nn.Embedding(num_classes, self.backbone.feature_dim)  # v_y, (10, F)
         nn.init.normal_(self.class_projection.weight, mean=0.0, std=0.02)  # the DCGAN init scale
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor,
+                with_classes: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, 1)``; with ``with_classes``, also the class logits ``⟨v_k, φ(x)⟩`` ``(B, num_classes)``.
+
+        The class logits are the projection term for every class at once (entry ``y`` of row i is
+        the projection term of ``D(x_i, y)``): the auxiliary classifier of ``train.ac_weight``
+        reads them, with no parameter of its own.
+        """
         features = self.backbone.features(x.view(x.shape[0], 1, 28, 28))  # φ(x), (B, F)
         unconditional = self.backbone.head(features)  # ψ(φ(x)), (B, 1)
         projection = (self.class_projection(labels) * features).sum(dim=1, keepdim=True)  # (B, 1)
-        return unconditional + projection
+        if not with_classes:
+            return unconditional + projection
+        return unconditional + projection, features @ self.class_projection.weight.t()  # (B, 1), (B, K)

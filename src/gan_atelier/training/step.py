@@ -95,6 +95,10 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
         D step:  L_D = −E log D(x) − E log(1 − D(G(z)))    on real and detached fakes (+ d_regularisers)
         G step:  L_G = −E log D(G(z))                      the same fakes, G's graph kept, D frozen
 
+    With ``train.ac_weight = λ`` (a projection D), ``λ·CE`` of D's class logits is added to L_D on the
+    real images and their labels and to L_G on the fakes and the labels they were drawn for
+    (:func:`auxiliary_class_loss`); the logged losses include it.
+
     Same math as the TP, arranged for speed: when D has no BatchNorm and is unconditional, real
     and fake go through D in one forward pass (the two means are still taken separately), and
     D's weights are frozen during G's backward (their gradients would be discarded anyway). With
@@ -119,8 +123,14 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
         fake = generator(z, fake_labels) if fake_labels is not None else generator(z)  # (B, 784) or (B, 1, 28, 28)
     fake = fake.view_as(real)  # the MLP's (B, 784) → (B, 1, 28, 28), a view
     with trainer.autocast:
-        real_logits, fake_logits = discriminator_logits(trainer, real, fake.detach(), d_kwargs_real, d_kwargs_fake)
+        if t.ac_weight:  # the auxiliary classifier reads D's class logits on real images
+            real_logits, real_classes = discriminator(real, **d_kwargs_real, with_classes=True)
+            fake_logits = discriminator(fake.detach(), **d_kwargs_fake)
+        else:
+            real_logits, fake_logits = discriminator_logits(trainer, real, fake.detach(), d_kwargs_real, d_kwargs_fake)
         d_loss = pair.d_loss(real_logits.float(), fake_logits.float(), real_target=1.0 - t.label_smoothing)
+    if t.ac_weight:
+        d_loss = d_loss + auxiliary_class_loss(t.ac_weight, real_classes, labels)
     regularisers = d_regularisers(trainer, real, fake.detach(), d_kwargs_real, d_kwargs_fake)
     if regularisers is not None:
         d_loss = d_loss + regularisers
@@ -135,8 +145,14 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
     discriminator.requires_grad_(False)
     try:
         with trainer.autocast:
+            if t.ac_weight:
+                fake_logits, fake_classes = discriminator(fake, **d_kwargs_fake, with_classes=True)
+            else:
+                fake_logits = discriminator(fake, **d_kwargs_fake)
             # relativistic pairs (rpgan) compare each fake with the D step's logit of its paired real
-            g_loss = pair.generator_loss(discriminator(fake, **d_kwargs_fake).float(), real_logits.detach().float())
+            g_loss = pair.generator_loss(fake_logits.float(), real_logits.detach().float())
+        if t.ac_weight:
+            g_loss = g_loss + auxiliary_class_loss(t.ac_weight, fake_classes, fake_labels)
         if not trainer.guard_finite(g_loss, "G"):
             return None
         descend(trainer, g_loss, generator, trainer.optimizer_g)
@@ -144,6 +160,19 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
         discriminator.requires_grad_(True)
     trainer.update_ema()
     return StepResult(d_loss.detach(), g_loss.detach(), d_real, d_fake)
+
+
+def auxiliary_class_loss(weight: float, class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``λ · CE(softmax_k ⟨v_k, φ(x)⟩, y)``: the auxiliary classifier of ``train.ac_weight``.
+
+    AC-GAN (Odena et al. 2017, arXiv 1610.09585) gives D a class head and adds its cross-entropy to
+    both losses. Here the head is the projection D's own class vectors (the class logits of
+    :class:`~gan_atelier.models.ProjectionDiscriminator`), and D's term is taken on **real** images
+    only: D learns to tell the classes apart from the data, and G is pushed to make each sample
+    read as the class it was asked for, rather than rewarded for whatever D finds easy to classify
+    in its own fakes (AC-GAN's pull towards easily classified samples, Shu et al. 2017).
+    """
+    return weight * nn.functional.cross_entropy(class_logits.float(), labels)
 
 
 def discriminator_logits(trainer: "Trainer", real: torch.Tensor, fake: torch.Tensor, d_kwargs_real: dict,
