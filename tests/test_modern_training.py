@@ -182,3 +182,27 @@ def test_widths_are_checked():
         cfg.get_config("dcgan", {"model.d_channels": -1})
     with pytest.raises(ConfigError, match="applies to the dcgan and cgan"):
         cfg.get_config("seed", {"model.g_channels": 64})
+
+
+def test_top_k_keeps_the_fakes_d_rates_best_at_the_cosine_fraction():
+    """Sinha et al. 2020: G's loss over the k best-rated fakes, k = round(B · cosine(1, ν, t, T))."""
+    from gan_atelier.training.recipe import topk_fraction
+
+    config = cfg.get_config("modern-plain", {"data.subset": 128, "train.batch_size": 32, "train.epochs": 2,
+                                             "train.topk_end": 0.25})
+    trainer = Trainer(config, synthetic_split(128, seed=0))
+    T = total_steps(trainer)
+    assert T == 8 and topk_fraction(trainer) == 1.0  # step 0: every fake
+    trainer.step = T // 2
+    assert topk_fraction(trainer) == pytest.approx(0.625)  # halfway: (1 + 0.25) / 2
+    trainer.step = T  # the end of the schedule: k = 0.25 · 32 = 8
+    calls = []
+    hook = trainer.discriminator.register_forward_hook(lambda m, args, out: calls.append(out))
+    trainer._begin_epoch()
+    result = trainer._step(*trainer.batch(0))
+    hook.remove()
+    g_logits = calls[-1].view(-1)  # D on the fakes in G's step
+    assert_close(result.g_loss, -g_logits.topk(8).values.mean().detach())  # hinge G loss over the 8 best
+    assert not torch.allclose(result.g_loss, -g_logits.mean().detach())
+    with pytest.raises(ConfigError, match="train.topk_end"):
+        cfg.get_config("modern", {"train.topk_end": 0.0})

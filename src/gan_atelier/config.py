@@ -70,6 +70,7 @@ class TrainConfig:
     r_every: int = 1  # lazy R1/R2: applied every r_every D steps with γ × r_every
     gamma_end_ratio: float = 1.0  # cosine decay of γ to γ × ratio over the run (1 = constant)
     lr_end_ratio: float = 1.0  # cosine decay of both lrs to lr × ratio over the run (1 = constant)
+    topk_end: float = 1.0  # top-k G loss (Sinha et al. 2020): fraction of fakes kept, cosine 1 → this (1 = off)
     ac_weight: float = 0.0  # auxiliary classifier on D's projection: λ·CE added to both losses (0 = off)
     seed: int = 0
     sample_every: int = 5  # epochs between fixed-noise grids

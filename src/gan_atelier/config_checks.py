@@ -31,6 +31,8 @@ def validate_recipe(config) -> None:
     if 0 < config.data.subset < config.model.clusters:
         raise ConfigError(f"model.clusters={config.model.clusters} needs at least as many training images; "
                           f"data.subset={config.data.subset}")
+    if not 0 < t.topk_end <= 1:
+        raise ConfigError(f"bad value {t.topk_end!r} for train.topk_end: must be in (0, 1] (1 = off)")
     if t.ac_weight < 0:
         raise ConfigError(f"bad value {t.ac_weight!r} for train.ac_weight: must be >= 0 (0 = off)")
     if t.ac_weight and config.model.name != "cgan" and not config.model.clusters:

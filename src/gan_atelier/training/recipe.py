@@ -45,6 +45,12 @@ def apply_lr_schedule(trainer: "Trainer") -> None:
             group["lr"] = base * scale
 
 
+def topk_fraction(trainer: "Trainer") -> float:
+    """ν(t) = cosine(1, topk_end, step, T): the fraction of the fakes G's loss keeps (1 = all, off)."""
+    end = trainer.config.train.topk_end
+    return 1.0 if end >= 1.0 else cosine(1.0, end, trainer.step, total_steps(trainer))
+
+
 def penalty_weights(trainer: "Trainer") -> tuple[float, float]:
     """(γ₁, γ₂) applied at this step: 0 between lazy steps, ``r_every · γ · cosine(...)`` on them."""
     t = trainer.config.train

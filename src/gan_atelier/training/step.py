@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..losses import bernoulli_reconstruction, gaussian_kl, gradient_penalty
-from .recipe import apply_lr_schedule, zero_centred_penalties
+from .recipe import apply_lr_schedule, topk_fraction, zero_centred_penalties
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -98,6 +98,7 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
     With ``train.ac_weight = λ`` (a projection D), ``λ·CE`` of D's class logits is added to L_D on the
     real images and their labels and to L_G on the fakes and the labels they were drawn for
     (:func:`auxiliary_class_loss`); the logged losses include it.
+    With ``train.topk_end < 1``, G's loss is taken over D's best-rated fakes only (:func:`top_k_fakes`).
 
     Same math as the TP, arranged for speed: when D has no BatchNorm and is unconditional, real
     and fake go through D in one forward pass (the two means are still taken separately), and
@@ -149,8 +150,14 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
                 fake_logits, fake_classes = discriminator(fake, **d_kwargs_fake, with_classes=True)
             else:
                 fake_logits = discriminator(fake, **d_kwargs_fake)
-            # relativistic pairs (rpgan) compare each fake with the D step's logit of its paired real
-            g_loss = pair.generator_loss(fake_logits.float(), real_logits.detach().float())
+        paired_real = real_logits.detach()
+        kept = top_k_fakes(trainer, fake_logits)  # train.topk_end < 1: G learns from D's k best-rated fakes
+        if kept is not None:
+            fake_logits, paired_real = fake_logits[kept], paired_real[kept]
+            if t.ac_weight:
+                fake_classes, fake_labels = fake_classes[kept], fake_labels[kept]
+        # relativistic pairs (rpgan) compare each fake with the D step's logit of its paired real
+        g_loss = pair.generator_loss(fake_logits.float(), paired_real.float())
         if t.ac_weight:
             g_loss = g_loss + auxiliary_class_loss(t.ac_weight, fake_classes, fake_labels)
         if not trainer.guard_finite(g_loss, "G"):
@@ -160,6 +167,23 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
         discriminator.requires_grad_(True)
     trainer.update_ema()
     return StepResult(d_loss.detach(), g_loss.detach(), d_real, d_fake)
+
+
+def top_k_fakes(trainer: "Trainer", fake_logits: torch.Tensor) -> torch.Tensor | None:
+    """Indices of the k fakes D rates most real (``fake_logits`` ``(B, 1)``), or None when off.
+
+    Top-k training (Sinha et al. 2020, "Top-k Training of GANs: Improving GAN Performance by
+    Throwing Away Bad Samples", arXiv 2002.06224): G's loss is taken over the k fakes with the
+    highest D output only, the others' gradients (which point towards D's current decision
+    boundary from samples far from the data) are dropped. k = max(1, round(B · ν(t))) with
+    ν(t) = cosine(1, ``train.topk_end``, t, T) (:func:`.recipe.topk_fraction`): every fake early on,
+    a fraction ``topk_end`` at the end.
+    """
+    fraction = topk_fraction(trainer)
+    if fraction >= 1.0:
+        return None
+    k = max(1, round(fake_logits.shape[0] * fraction))
+    return fake_logits.detach().view(fake_logits.shape[0], -1).mean(dim=1).topk(k).indices
 
 
 def auxiliary_class_loss(weight: float, class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
