@@ -43,7 +43,7 @@ def test_modern_preset_is_the_documented_recipe():
     normalised = [m for m in trainer.discriminator.modules() if hasattr(m, "parametrizations")]
     assert len(normalised) == 3  # both convolutions and the head carry a spectral norm
     modern_cgan = cfg.get_config("modern-cgan")
-    assert (modern_cgan.model.name, modern_cgan.model.clusters) == ("cgan", 0)
+    assert (modern_cgan.model.name, modern_cgan.model.clusters, modern_cgan.train.ac_weight) == ("cgan", 0, 0.2)
     # modern-plain: the same recipe without the clusters (only that key differs)
     plain = cfg.get_config("modern-plain")
     assert plain.model.clusters == 0 and cfg.to_dict(plain)["train"] == cfg.to_dict(config)["train"]

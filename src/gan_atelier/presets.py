@@ -38,10 +38,12 @@ def preset_values() -> dict[str, dict[str, Any]]:
         # The modern recipe (see _MODERN above) on the DCGAN networks, self-conditioned on 10 k-means
         # clusters of the pixels (Liu et al. 2020; no labels: models/self_conditioned.py; 30 clusters
         # collapsed within clusters at 2 of 3 seeds, docs/results.md); the same without the clusters;
-        # and on the projection cGAN with the dataset's labels.
+        # and on the projection cGAN with the dataset's labels, whose D also learns to classify the
+        # real images through its class vectors, G being pushed to draw the class asked for
+        # (train.ac_weight: label agreement 0.91 → 0.96 at seed 0, docs/results.md).
         "modern": _MODERN | {"model.name": "dcgan", "model.clusters": 10},
         "modern-plain": _MODERN | {"model.name": "dcgan"},
-        "modern-cgan": _MODERN | {"model.name": "cgan"},
+        "modern-cgan": _MODERN | {"model.name": "cgan", "train.ac_weight": 0.2},
         # Gulrajani et al. 2017: n_critic = 5, λ = 10, Adam lr 1e-4, betas (0, 0.9); layer-norm critic.
         "wgan-gp": {"model.name": "dcgan", "train.loss": "wgan-gp", "train.d_steps": 5,
                     "train.lr": 1e-4, "train.beta1": 0.0, "train.beta2": 0.9,
