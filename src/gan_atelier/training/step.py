@@ -95,10 +95,8 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
         D step:  L_D = −E log D(x) − E log(1 − D(G(z)))    on real and detached fakes (+ d_regularisers)
         G step:  L_G = −E log D(G(z))                      the same fakes, G's graph kept, D frozen
 
-    With ``train.ac_weight = λ`` (a projection D), ``λ·CE`` of D's class logits is added to L_D on the
-    real images and their labels and to L_G on the fakes and the labels they were drawn for
-    (:func:`auxiliary_class_loss`); the logged losses include it.
-    With ``train.topk_end < 1``, G's loss is taken over D's best-rated fakes only (:func:`top_k_fakes`).
+    ``train.ac_weight = λ`` adds ``λ·CE`` of D's class logits to both (logged) losses
+    (:func:`auxiliary_class_loss`); ``train.topk_end < 1`` keeps D's best-rated fakes in L_G (:func:`top_k_fakes`).
 
     Same math as the TP, arranged for speed: when D has no BatchNorm and is unconditional, real
     and fake go through D in one forward pass (the two means are still taken separately), and
@@ -143,30 +141,44 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
         return StepResult(d_loss.detach(), torch.zeros_like(d_loss.detach()), d_real, d_fake, g_stepped=False)
 
     # ---- 2. G step: the same fakes, now with G's graph, scored against REAL ----------------------
-    discriminator.requires_grad_(False)
+    g_loss = generator_step(trainer, fake, fake_labels, d_kwargs_fake, real_logits.detach())
+    if g_loss is None:
+        return None
+    trainer.update_ema()
+    return StepResult(d_loss.detach(), g_loss, d_real, d_fake)
+
+
+def generator_step(trainer: "Trainer", fake: torch.Tensor, fake_labels: torch.Tensor | None, d_kwargs_fake: dict,
+                   real_logits: torch.Tensor) -> torch.Tensor | None:
+    """G's update on the D step's fakes (G's graph kept), D frozen; its detached loss, None if non-finite.
+
+    ``L_G = pair.generator_loss(D(G(z)))`` (relativistic pairs also read the D step's ``real_logits``),
+    over D's best-rated fakes only with ``train.topk_end < 1`` (:func:`top_k_fakes`), plus
+    ``λ·CE`` of D's class logits on the labels the fakes were drawn for with ``train.ac_weight``.
+    """
+    t, pair, discriminator = trainer.config.train, trainer.loss_pair, trainer.discriminator
+    discriminator.requires_grad_(False)  # its gradients would be discarded anyway
     try:
         with trainer.autocast:
             if t.ac_weight:
                 fake_logits, fake_classes = discriminator(fake, **d_kwargs_fake, with_classes=True)
             else:
                 fake_logits = discriminator(fake, **d_kwargs_fake)
-        paired_real = real_logits.detach()
-        kept = top_k_fakes(trainer, fake_logits)  # train.topk_end < 1: G learns from D's k best-rated fakes
+        kept = top_k_fakes(trainer, fake_logits)
         if kept is not None:
-            fake_logits, paired_real = fake_logits[kept], paired_real[kept]
+            fake_logits, real_logits = fake_logits[kept], real_logits[kept]
             if t.ac_weight:
                 fake_classes, fake_labels = fake_classes[kept], fake_labels[kept]
         # relativistic pairs (rpgan) compare each fake with the D step's logit of its paired real
-        g_loss = pair.generator_loss(fake_logits.float(), paired_real.float())
+        g_loss = pair.generator_loss(fake_logits.float(), real_logits.float())
         if t.ac_weight:
             g_loss = g_loss + auxiliary_class_loss(t.ac_weight, fake_classes, fake_labels)
         if not trainer.guard_finite(g_loss, "G"):
             return None
-        descend(trainer, g_loss, generator, trainer.optimizer_g)
+        descend(trainer, g_loss, trainer.generator, trainer.optimizer_g)
     finally:
         discriminator.requires_grad_(True)
-    trainer.update_ema()
-    return StepResult(d_loss.detach(), g_loss.detach(), d_real, d_fake)
+    return g_loss.detach()
 
 
 def top_k_fakes(trainer: "Trainer", fake_logits: torch.Tensor) -> torch.Tensor | None:
