@@ -118,7 +118,7 @@ def table(args: argparse.Namespace) -> str:
             continue
         row = json.loads(path.read_text())
         lines.append(line(removed, row["steps"] or 0, row["train_cpu_seconds"], row["sampling"]))
-        if "raw" in row:
+        if name == "full" and "raw" in row:
             lines.append(line("− the EMA (samples from the raw G of the base run)", row["steps"] or 0,
                               row["train_cpu_seconds"], row["raw"]))
     return "\n".join(lines) + "\n"
