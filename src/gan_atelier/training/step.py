@@ -186,8 +186,8 @@ def top_k_fakes(trainer: "Trainer", fake_logits: torch.Tensor) -> torch.Tensor |
 
     Top-k training (Sinha et al. 2020, "Top-k Training of GANs: Improving GAN Performance by
     Throwing Away Bad Samples", arXiv 2002.06224): G's loss is taken over the k fakes with the
-    highest D output only, the others' gradients (which point towards D's current decision
-    boundary from samples far from the data) are dropped. k = max(1, round(B · ν(t))) with
+    highest D output only; the worst-rated fakes' gradients, which the paper finds point away from
+    where the samples should go, are dropped. k = max(1, round(B · ν(t))) with
     ν(t) = cosine(1, ``train.topk_end``, t, T) (:func:`.recipe.topk_fraction`): every fake early on,
     a fraction ``topk_end`` at the end.
     """
@@ -204,9 +204,10 @@ def auxiliary_class_loss(weight: float, class_logits: torch.Tensor, labels: torc
     AC-GAN (Odena et al. 2017, arXiv 1610.09585) gives D a class head and adds its cross-entropy to
     both losses. Here the head is the projection D's own class vectors (the class logits of
     :class:`~gan_atelier.models.ProjectionDiscriminator`), and D's term is taken on **real** images
-    only: D learns to tell the classes apart from the data, and G is pushed to make each sample
-    read as the class it was asked for, rather than rewarded for whatever D finds easy to classify
-    in its own fakes (AC-GAN's pull towards easily classified samples, Shu et al. 2017).
+    only, so D's classifier learns the data's classes, not G's. G's term pushes each sample to read
+    as the class it was asked for, and with it away from the class boundaries: the bias of AC-GAN
+    towards easily classified samples (Shu, Bui & Ermon 2017, arXiv 1711.04756), seen here as a
+    lower recall (docs/results.md, `modern-cgan`).
     """
     return weight * nn.functional.cross_entropy(class_logits.float(), labels)
 
