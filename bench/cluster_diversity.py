@@ -24,11 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from pathlib import Path
 
 import torch
 
+from gan_atelier import config as cfg
 from gan_atelier.clusters import pixel_clusters
 from gan_atelier.collapse import pixel_diversity
 from gan_atelier.data import load_split
@@ -37,7 +37,7 @@ from gan_atelier.inference import load_generator
 
 def cluster_ratios(run: Path, images: torch.Tensor, per_cluster: int, samples: int) -> list[float]:
     generator = load_generator(run)
-    seed = tomllib.loads((run / "config.toml").read_text())["train"]["seed"]
+    seed = cfg.load_toml(run / "config.toml").train.seed  # the trainer's k-means seed
     k = generator.prior.numel()
     real_clusters = pixel_clusters(images, k, seed=seed).assignments
     z = torch.randn(samples, generator.latent_dim, generator=torch.Generator().manual_seed(0))

@@ -122,11 +122,8 @@ def gan_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> St
         fake = generator(z, fake_labels) if fake_labels is not None else generator(z)  # (B, 784) or (B, 1, 28, 28)
     fake = fake.view_as(real)  # the MLP's (B, 784) → (B, 1, 28, 28), a view
     with trainer.autocast:
-        if t.ac_weight:  # the auxiliary classifier reads D's class logits on real images
-            real_logits, real_classes = discriminator(real, **d_kwargs_real, with_classes=True)
-            fake_logits = discriminator(fake.detach(), **d_kwargs_fake)
-        else:
-            real_logits, fake_logits = discriminator_logits(trainer, real, fake.detach(), d_kwargs_real, d_kwargs_fake)
+        real_logits, fake_logits, real_classes = discriminator_logits(trainer, real, fake.detach(), d_kwargs_real,
+                                                                      d_kwargs_fake)
         d_loss = pair.d_loss(real_logits.float(), fake_logits.float(), real_target=1.0 - t.label_smoothing)
     if t.ac_weight:
         d_loss = d_loss + auxiliary_class_loss(t.ac_weight, real_classes, labels)
@@ -213,12 +210,18 @@ def auxiliary_class_loss(weight: float, class_logits: torch.Tensor, labels: torc
 
 
 def discriminator_logits(trainer: "Trainer", real: torch.Tensor, fake: torch.Tensor, d_kwargs_real: dict,
-                         d_kwargs_fake: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """D's logits ``(B, 1)`` on real and (detached) fake images: one pass when allowed, else two."""
+                         d_kwargs_fake: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """D's logits ``(B, 1)`` on real and (detached) fake images: one pass when allowed, else two; and
+    D's class logits on the real images when ``train.ac_weight`` asks for them (else None)."""
     if not trainer.one_d_pass:  # BatchNorm statistics must not mix real and fake batches
-        return trainer.discriminator(real, **d_kwargs_real), trainer.discriminator(fake, **d_kwargs_fake)
-    logits = trainer.discriminator(torch.cat([real, fake]))  # (2B, 1)
-    return logits[:real.shape[0]], logits[real.shape[0]:]
+        real_classes = None
+        if trainer.config.train.ac_weight:  # the auxiliary classifier reads the real images' class logits
+            real_logits, real_classes = trainer.discriminator(real, **d_kwargs_real, with_classes=True)
+        else:
+            real_logits = trainer.discriminator(real, **d_kwargs_real)
+        return real_logits, trainer.discriminator(fake, **d_kwargs_fake), real_classes
+    logits = trainer.discriminator(torch.cat([real, fake]))  # (2B, 1); never conditional, so no class logits
+    return logits[:real.shape[0]], logits[real.shape[0]:], None
 
 
 def vae_step(trainer: "Trainer", real: torch.Tensor, labels: torch.Tensor) -> StepResult | None:
